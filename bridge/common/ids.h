@@ -1,0 +1,42 @@
+/* ids: the id rule of PROTOCOL.md (users, conversations), call ids (UUIDs),
+ * random tokens and times. Pure functions apart from the random source
+ * (OpenSSL's RAND_bytes) and the clock. */
+#ifndef RINGMQ_IDS_H
+#define RINGMQ_IDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define IDS_MAX 64          /* longest user or conversation id */
+#define IDS_UUID_LEN 36     /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
+#define IDS_ISO_LEN 24      /* "2026-11-24T23:20:00.123Z" */
+
+/* True when s is 1..64 characters of [A-Za-z0-9_-]. */
+bool ids_valid(const char *s);
+bool ids_valid_n(const char *s, size_t len);
+
+/* Reads an id from JSON: a string that passes ids_valid, or a non-negative
+ * integer (7 -> "7"). Writes it into out (IDS_MAX + 1 bytes). Returns 0, or
+ * -1 when v is missing, of another type or breaks the rule. */
+int ids_from_json(const json_t *v, char out[IDS_MAX + 1]);
+
+/* True for a canonical lower- or upper-case UUID string. */
+bool ids_is_uuid(const char *s);
+
+/* A random (version 4) UUID, lower case, NUL-terminated. */
+void ids_uuid4(char out[IDS_UUID_LEN + 1]);
+
+/* nhex random lower-case hex digits, NUL-terminated (out holds nhex + 1). */
+void ids_random_hex(char *out, size_t nhex);
+
+/* Wall clock in milliseconds since the epoch. */
+int64_t ids_now_ms(void);
+/* Monotonic clock in milliseconds. */
+int64_t ids_mono_ms(void);
+/* ms since the epoch as ISO 8601 UTC with milliseconds. */
+void ids_iso8601(int64_t ms, char out[IDS_ISO_LEN + 1]);
+
+#endif

@@ -1,0 +1,359 @@
+/* mqtt: one libmosquitto client per process, driven by the caller's loop. */
+#include "mqtt.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "ids.h"
+#include "log.h"
+
+struct mqtt_link {
+	struct mosquitto *mosq;
+	struct mqtt_cbs cbs;
+	void *user;
+	char *host, *client_id, *username, *password, *will_topic, *will_payload;
+	int port, keepalive_s;
+	bool persistent;
+	uint32_t session_expiry_s;
+	bool up;            /* CONNACK accepted, not lost since */
+	bool sock_open;     /* a socket exists (maybe before CONNACK) */
+	int retry_ms;       /* next back-off base */
+	int64_t retry_at;   /* monotonic ms of the next attempt (for mqtt_link_poll) */
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void lost(struct mqtt_link *l, int reason)
+{
+	bool was = l->sock_open;
+	l->up = false;
+	l->sock_open = false;
+	l->retry_at = ids_mono_ms() + mqtt_link_retry_ms(l);
+	if (was && l->cbs.on_down)
+		l->cbs.on_down(l->user, reason);
+}
+
+static void cb_connect(struct mosquitto *m, void *obj, int rc, int flags, const mosquitto_property *props)
+{
+	struct mqtt_link *l = obj;
+	if (rc != 0) {
+		log_warn("broker refused the connection: %s", mosquitto_reason_string(rc));
+		return; /* the broker closes; cb_disconnect follows */
+	}
+	l->up = true;
+	l->retry_ms = MQTT_RETRY_MIN_MS;
+	log_info("broker %s:%d connected%s", l->host, l->port, (flags & 1) ? " (session present)" : "");
+	if (l->cbs.on_up)
+		l->cbs.on_up(l->user, (flags & 1) != 0);
+}
+
+static void cb_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitto_property *props)
+{
+	struct mqtt_link *l = obj;
+	if (l->sock_open)
+		log_warn("broker connection lost (%s)", rc ? mosquitto_strerror(rc) : "disconnected");
+	lost(l, rc);
+}
+
+static void cb_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg,
+		       const mosquitto_property *props)
+{
+	struct mqtt_link *l = obj;
+	if (l->cbs.on_message)
+		l->cbs.on_message(l->user, msg, props);
+}
+
+static void cb_subscribe(struct mosquitto *m, void *obj, int mid, int count, const int *granted,
+			 const mosquitto_property *props)
+{
+	struct mqtt_link *l = obj;
+	if (l->cbs.on_subscribed)
+		l->cbs.on_subscribed(l->user, mid, count > 0 ? granted[0] : 0x80);
+}
+
+struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cbs *cbs, void *user)
+{
+	static bool lib_ready;
+	if (!lib_ready) {
+		mosquitto_lib_init();
+		lib_ready = true;
+	}
+	struct mqtt_link *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->cbs = *cbs;
+	l->user = user;
+	l->host = strdup(cfg->host ? cfg->host : "127.0.0.1");
+	l->port = cfg->port ? cfg->port : 1883;
+	l->keepalive_s = cfg->keepalive_s ? cfg->keepalive_s : 30;
+	l->client_id = dup_or_null(cfg->client_id);
+	l->username = dup_or_null(cfg->username);
+	l->password = dup_or_null(cfg->password);
+	l->will_topic = dup_or_null(cfg->will_topic);
+	l->will_payload = dup_or_null(cfg->will_payload);
+	l->persistent = cfg->persistent;
+	l->session_expiry_s = cfg->session_expiry_s;
+	l->retry_ms = MQTT_RETRY_MIN_MS;
+	l->mosq = mosquitto_new(l->client_id, !l->persistent, l);
+	if (!l->host || !l->mosq)
+		goto fail;
+	mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_int_option(l->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+	mosquitto_connect_v5_callback_set(l->mosq, cb_connect);
+	mosquitto_disconnect_v5_callback_set(l->mosq, cb_disconnect);
+	mosquitto_message_v5_callback_set(l->mosq, cb_message);
+	mosquitto_subscribe_v5_callback_set(l->mosq, cb_subscribe);
+	if (l->username && mosquitto_username_pw_set(l->mosq, l->username, l->password) != MOSQ_ERR_SUCCESS)
+		goto fail;
+	if (l->will_topic &&
+	    mosquitto_will_set_v5(l->mosq, l->will_topic, (int)strlen(l->will_payload ? l->will_payload : ""),
+				  l->will_payload ? l->will_payload : "", 1, false, NULL) != MOSQ_ERR_SUCCESS)
+		goto fail;
+	return l;
+fail:
+	log_error("%s: cannot create the MQTT client", __func__);
+	mqtt_link_free(l);
+	return NULL;
+}
+
+void mqtt_link_free(struct mqtt_link *l)
+{
+	if (!l)
+		return;
+	if (l->mosq) {
+		if (l->sock_open)
+			mqtt_link_disconnect(l);
+		mosquitto_destroy(l->mosq);
+	}
+	free(l->host);
+	free(l->client_id);
+	free(l->username);
+	free(l->password);
+	free(l->will_topic);
+	free(l->will_payload);
+	free(l);
+}
+
+int mqtt_link_connect(struct mqtt_link *l)
+{
+	mosquitto_property *props = NULL;
+	if (l->persistent)
+		mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, l->session_expiry_s);
+	int rc = mosquitto_connect_bind_v5(l->mosq, l->host, l->port, l->keepalive_s, NULL, props);
+	mosquitto_property_free_all(&props);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		int delay = mqtt_link_retry_ms(l);
+		l->retry_at = ids_mono_ms() + delay;
+		log_warn("broker %s:%d unreachable (%s); retrying in %d ms", l->host, l->port,
+			 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc), delay);
+		return -1;
+	}
+	l->sock_open = true;
+	return 0;
+}
+
+void mqtt_link_disconnect(struct mqtt_link *l)
+{
+	if (!l->sock_open)
+		return;
+	mosquitto_disconnect_v5(l->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
+	/* Flush the DISCONNECT; the library closes the socket. */
+	mosquitto_loop_write(l->mosq, 1);
+	l->sock_open = false;
+	l->up = false;
+}
+
+int mqtt_link_fd(const struct mqtt_link *l)
+{
+	return l->sock_open ? mosquitto_socket(l->mosq) : -1;
+}
+
+bool mqtt_link_want_write(const struct mqtt_link *l)
+{
+	return l->sock_open && mosquitto_want_write(l->mosq);
+}
+
+bool mqtt_link_is_up(const struct mqtt_link *l)
+{
+	return l->up;
+}
+
+static int driver_result(struct mqtt_link *l, int rc)
+{
+	if (rc == MOSQ_ERR_SUCCESS)
+		return 0;
+	if (l->sock_open) {
+		log_warn("broker connection lost (%s)", rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		mosquitto_disconnect(l->mosq); /* closes the socket if still open */
+		lost(l, rc);
+	}
+	return -1;
+}
+
+int mqtt_link_on_readable(struct mqtt_link *l)
+{
+	if (!l->sock_open)
+		return -1;
+	return driver_result(l, mosquitto_loop_read(l->mosq, 64));
+}
+
+int mqtt_link_on_writable(struct mqtt_link *l)
+{
+	if (!l->sock_open)
+		return -1;
+	return driver_result(l, mosquitto_loop_write(l->mosq, 64));
+}
+
+int mqtt_link_on_tick(struct mqtt_link *l)
+{
+	if (!l->sock_open)
+		return -1;
+	return driver_result(l, mosquitto_loop_misc(l->mosq));
+}
+
+int mqtt_link_retry_ms(struct mqtt_link *l)
+{
+	int base = l->retry_ms;
+	l->retry_ms = base * 2 > MQTT_RETRY_MAX_MS ? MQTT_RETRY_MAX_MS : base * 2;
+	unsigned char r;
+	RAND_bytes(&r, 1);
+	return base * 3 / 4 + (int)((long)base / 2 * r / 255);
+}
+
+int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payload, size_t len,
+		      const struct mqtt_pub *opt)
+{
+	static const struct mqtt_pub plain = {.qos = 1};
+	if (!opt)
+		opt = &plain;
+	if (!l->up)
+		return -1;
+	if (len > 256u * 1024 * 1024)
+		return -1;
+	mosquitto_property *props = NULL;
+	int rc = MOSQ_ERR_SUCCESS;
+	if (opt->expiry_s)
+		rc = mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, opt->expiry_s);
+	if (!rc && opt->response_topic)
+		rc = mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, opt->response_topic);
+	if (!rc && opt->corr)
+		rc = mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, opt->corr, opt->corr_len);
+	for (const char *const *p = opt->user_props; !rc && p && p[0] && p[1]; p += 2)
+		rc = mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, p[0], p[1]);
+	if (!rc)
+		rc = mosquitto_publish_v5(l->mosq, NULL, topic, (int)len, payload, opt->qos, opt->retain, props);
+	mosquitto_property_free_all(&props);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		log_warn("%s: %s: %s", __func__, topic, mosquitto_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int mqtt_link_subscribe(struct mqtt_link *l, const char *topic, int qos, int *mid)
+{
+	if (!l->up)
+		return -1;
+	int rc = mosquitto_subscribe_v5(l->mosq, mid, topic, qos, 0, NULL);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		log_warn("%s: %s: %s", __func__, topic, mosquitto_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int mqtt_link_unsubscribe(struct mqtt_link *l, const char *topic)
+{
+	if (!l->up)
+		return -1;
+	return mosquitto_unsubscribe_v5(l->mosq, NULL, topic, NULL) == MOSQ_ERR_SUCCESS ? 0 : -1;
+}
+
+const char *mqtt_prop_user(const mosquitto_property *props, const char *name, char *buf, size_t cap)
+{
+	const char *found = NULL;
+	bool skip = false;
+	for (const mosquitto_property *p = props; p && !found; skip = true) {
+		char *k = NULL, *v = NULL;
+		p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &k, &v, skip);
+		if (p && k && v && !strcmp(k, name) && cap > 0) {
+			size_t n = strlen(v);
+			if (n >= cap)
+				n = cap - 1;
+			memcpy(buf, v, n);
+			buf[n] = '\0';
+			found = buf;
+		}
+		free(k);
+		free(v);
+	}
+	return found;
+}
+
+int mqtt_prop_corr(const mosquitto_property *props, char *buf, size_t cap)
+{
+	void *v = NULL;
+	uint16_t n = 0;
+	if (!mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &v, &n, false))
+		return -1;
+	int rc = -1;
+	if (n < cap) {
+		memcpy(buf, v, n);
+		buf[n] = '\0';
+		rc = n;
+	}
+	free(v);
+	return rc;
+}
+
+int mqtt_prop_response_topic(const mosquitto_property *props, char *buf, size_t cap)
+{
+	char *v = NULL;
+	if (!mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &v, false))
+		return -1;
+	int rc = -1;
+	size_t n = strlen(v);
+	if (n < cap) {
+		memcpy(buf, v, n + 1);
+		rc = (int)n;
+	}
+	free(v);
+	return rc;
+}
+
+int mqtt_link_poll(struct mqtt_link *l, int timeout_ms)
+{
+	if (!l->sock_open) {
+		int64_t wait = l->retry_at - ids_mono_ms();
+		if (wait <= 0) {
+			mqtt_link_connect(l);
+		} else {
+			struct pollfd none;
+			poll(&none, 0, (int)(wait < timeout_ms ? wait : timeout_ms));
+			return 0;
+		}
+		if (!l->sock_open)
+			return 0;
+	}
+	struct pollfd pfd = {.fd = mqtt_link_fd(l), .events = POLLIN};
+	if (mqtt_link_want_write(l))
+		pfd.events |= POLLOUT;
+	int n = poll(&pfd, 1, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -1;
+	if (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
+		if (mqtt_link_on_readable(l) < 0)
+			return 0;
+	if (n > 0 && (pfd.revents & POLLOUT))
+		if (mqtt_link_on_writable(l) < 0)
+			return 0;
+	mqtt_link_on_tick(l);
+	return 0;
+}

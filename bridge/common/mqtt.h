@@ -1,0 +1,103 @@
+/* mqtt: the link to the broker. One libmosquitto client (MQTT v5, TCP_NODELAY)
+ * driven from the caller's own loop: the caller watches mqtt_link_fd() and
+ * calls the drivers below, so no thread of libmosquitto's ever runs. The
+ * bridge adopts the descriptor into libwebsockets' loop (edge/broker.c);
+ * rules uses mqtt_link_poll(). The link remembers when to retry after a
+ * failure (exponential back-off with jitter); it never retries by itself. */
+#ifndef RINGMQ_MQTT_H
+#define RINGMQ_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
+#define MQTT_RETRY_MIN_MS 100
+#define MQTT_RETRY_MAX_MS 5000
+
+struct mqtt_cfg {
+	const char *host;        /* default 127.0.0.1 */
+	int port;                /* default 1883 */
+	const char *client_id;   /* NULL: the broker picks one */
+	const char *username;    /* may be NULL */
+	const char *password;    /* may be NULL */
+	bool persistent;         /* clean start off, session kept session_expiry_s */
+	uint32_t session_expiry_s;
+	int keepalive_s;         /* default 30 */
+	const char *will_topic;  /* may be NULL */
+	const char *will_payload;
+};
+
+struct mqtt_cbs {
+	/* CONNACK accepted: (re)subscribe here. */
+	void (*on_up)(void *user, bool session_present);
+	/* The connection is gone (or a connect attempt failed after CONNECT). */
+	void (*on_down)(void *user, int reason);
+	/* msg and props are the library's: copy what you keep. */
+	void (*on_message)(void *user, const struct mosquitto_message *msg, const mosquitto_property *props);
+	void (*on_subscribed)(void *user, int mid, int granted_qos);
+};
+
+struct mqtt_link;
+
+/* cfg strings are copied. Returns NULL on allocation failure. */
+struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cbs *cbs, void *user);
+/* Disconnects cleanly if connected; NULL-safe. */
+void mqtt_link_free(struct mqtt_link *l);
+
+/* One connection attempt (a blocking TCP connect: quick on loopback).
+ * 0: the socket is open and CONNECT is on its way; on_up follows CONNACK.
+ * <0: failed; mqtt_link_retry_ms() says when to try again. */
+int mqtt_link_connect(struct mqtt_link *l);
+/* Sends DISCONNECT (best effort) and closes the socket. */
+void mqtt_link_disconnect(struct mqtt_link *l);
+
+int mqtt_link_fd(const struct mqtt_link *l); /* -1 when no socket */
+bool mqtt_link_want_write(const struct mqtt_link *l);
+bool mqtt_link_is_up(const struct mqtt_link *l);
+
+/* Drivers: when the descriptor is readable, writable, and about once a
+ * second. 0, or <0 when the connection was lost (on_down has run). */
+int mqtt_link_on_readable(struct mqtt_link *l);
+int mqtt_link_on_writable(struct mqtt_link *l);
+int mqtt_link_on_tick(struct mqtt_link *l);
+
+/* Delay before the next attempt: 100 ms doubling to 5 s, +-25 % jitter;
+ * back to 100 ms once a connection comes up. */
+int mqtt_link_retry_ms(struct mqtt_link *l);
+
+struct mqtt_pub {
+	int qos;                        /* 0 or 1 */
+	bool retain;
+	uint32_t expiry_s;              /* v5 message expiry; 0 = none */
+	const char *response_topic;     /* may be NULL */
+	const void *corr;               /* correlation data, may be NULL */
+	uint16_t corr_len;
+	const char *const *user_props;  /* name, value, name, value, ..., NULL */
+};
+
+/* Publishes; opt NULL means QoS 1, nothing else. 0 or <0 (not connected,
+ * no memory, payload too large). */
+int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payload, size_t len,
+		      const struct mqtt_pub *opt);
+/* Subscribes with no-local off and retain-as-published off. *mid (may be
+ * NULL) names it in on_subscribed. */
+int mqtt_link_subscribe(struct mqtt_link *l, const char *topic, int qos, int *mid);
+int mqtt_link_unsubscribe(struct mqtt_link *l, const char *topic);
+
+/* The first user property called name, copied into buf (NUL-terminated,
+ * cut to cap - 1). Returns buf, or NULL when absent. */
+const char *mqtt_prop_user(const mosquitto_property *props, const char *name, char *buf, size_t cap);
+/* Correlation data / response topic copied into buf as a string. Return the
+ * length, or -1 when absent or longer than cap - 1. */
+int mqtt_prop_corr(const mosquitto_property *props, char *buf, size_t cap);
+int mqtt_prop_response_topic(const mosquitto_property *props, char *buf, size_t cap);
+
+/* For programs with no other loop: waits up to timeout_ms for the socket,
+ * runs the drivers, and reconnects when the back-off has passed. Returns 0,
+ * or <0 when poll itself failed (EINTR is 0). */
+int mqtt_link_poll(struct mqtt_link *l, int timeout_ms);
+
+#endif
