@@ -1,0 +1,270 @@
+"""Integration fixtures: the real mosquitto, ringmq-rules and ringmq-bridge
+on free loopback ports, each stack in its own temp state dir.
+
+- The broker runs the repo's mosquitto.conf, rewritten line by line: the
+  listener's port, paths under run/ (moved into the state dir) and paths
+  under build/ (moved to $RINGMQ_BUILD_DIR). Nothing else changes.
+- Binaries come from $RINGMQ_BUILD_DIR (default <repo>/build).
+- Secrets are files in the state dir (mode 600), as scripts/run makes them.
+- Every start waits for its condition with a bound; teardown sends SIGTERM,
+  then SIGKILL after a bounded wait. A failing test gets the logs' tails.
+"""
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from ringmq_client import REPO, Http, Ws, free_port, mint_token, port_open, unique, wait_until
+
+BUILD_DIR = os.path.abspath(os.environ.get("RINGMQ_BUILD_DIR", os.path.join(REPO, "build")))
+MOSQUITTO = os.environ.get("RINGMQ_MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto")
+BRIDGE = os.path.join(BUILD_DIR, "bridge", "edge", "ringmq-bridge")
+RULES = os.path.join(BUILD_DIR, "bridge", "rules", "ringmq-rules")
+TOKEN = os.path.join(BUILD_DIR, "bridge", "common", "ringmq-token")
+
+START_WAIT = 15.0   # seconds a part may take to come up
+STOP_WAIT = 5.0     # seconds a part may take to exit after SIGTERM
+LOG_TAIL = 120      # lines of each log shown for a failing test
+
+_active_stacks = []
+
+
+def rewrite_mosquitto_conf(text, port, state_dir, build_dir):
+    """The repo's mosquitto.conf with the three substitutions above."""
+    out = []
+    for line in text.splitlines():
+        if re.match(r"^\s*listener\s+\d+", line):
+            line = re.sub(r"^(\s*listener\s+)\d+", lambda m: m.group(1) + str(port), line)
+        if not line.lstrip().startswith("#"):
+            line = re.sub(r"(?<![\w/.])run/", state_dir.rstrip("/") + "/", line)
+            line = re.sub(r"(?<![\w/.])build/", build_dir.rstrip("/") + "/", line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+class Proc:
+    def __init__(self, name, argv, log_path, cwd=None):
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  cwd=cwd)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(STOP_WAIT)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(STOP_WAIT)
+        self.log.close()
+        return self.p.returncode
+
+    def tail(self, n=LOG_TAIL):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return "\n".join(lines[-n:])
+
+
+class Stack:
+    """mosquitto + ringmq-rules + ringmq-bridge. Use .http, .ws_notify(),
+    .ws_chat(), .token(), .conversation()."""
+
+    def __init__(self, ring_timeout_ms=None, bridge_args=(), rules_args=(), name="stack"):
+        for path in (BRIDGE, RULES):
+            if not os.access(path, os.X_OK):
+                pytest.fail(f"{path} is not built (set RINGMQ_BUILD_DIR or build first)")
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix="ringmq-it-")
+        os.chmod(self.dir, 0o755)   # mosquitto drops root to its own user: it must reach its dir
+        self.procs = []
+        self.jwt_secret = secrets.token_hex(32)
+        self.api_key = secrets.token_hex(24)
+        self.service_secret = secrets.token_hex(24)
+        for fname, value in (("jwt_secret", self.jwt_secret), ("api_key", self.api_key),
+                             ("service_secret", self.service_secret)):
+            path = os.path.join(self.dir, fname)
+            with open(path, "w") as f:
+                f.write(value + "\n")
+            os.chmod(path, 0o600)
+        self.mqtt_port = free_port()
+        self.http_port = free_port()
+        self.db = os.path.join(self.dir, "ringmq.db")
+        self.ring_timeout_ms = ring_timeout_ms
+        try:
+            self._start_broker()
+            self._start_rules(rules_args)
+            self._start_bridge(bridge_args)
+        except BaseException:
+            print(self.logs())
+            self.stop()
+            raise
+        self.base_url = f"http://127.0.0.1:{self.http_port}"
+        self.ws_base = f"ws://127.0.0.1:{self.http_port}"
+        self.http = Http(self.base_url, api_key=self.api_key)
+        self._sockets = []
+
+    # -- parts
+    def _start_broker(self):
+        persist = os.path.join(self.dir, "mosquitto")
+        os.makedirs(persist)
+        if os.geteuid() == 0:
+            try:
+                pw = pwd.getpwnam("mosquitto")
+                os.chown(persist, pw.pw_uid, pw.pw_gid)
+            except KeyError:
+                pass
+        with open(os.path.join(REPO, "mosquitto.conf")) as f:
+            conf = rewrite_mosquitto_conf(f.read(), self.mqtt_port, self.dir, BUILD_DIR)
+        self.conf_path = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf_path, "w") as f:
+            f.write(conf)
+        self.broker = self._spawn("mosquitto", [MOSQUITTO, "-c", self.conf_path])
+        self._wait(lambda: port_open("127.0.0.1", self.mqtt_port), self.broker, "mosquitto to listen")
+
+    def _start_rules(self, extra):
+        argv = [RULES, "--mqtt-host", "127.0.0.1", "--mqtt-port", str(self.mqtt_port),
+                "--service-secret-file", os.path.join(self.dir, "service_secret"),
+                "--db", self.db, "--client-id", "ringmq-rules-" + secrets.token_hex(4), "--log-level", "debug"]
+        if self.ring_timeout_ms is not None:
+            argv += ["--ring-timeout-ms", str(self.ring_timeout_ms)]
+        self.rules = self._spawn("ringmq-rules", argv + list(extra))
+
+    def _start_bridge(self, extra):
+        argv = [BRIDGE, "--listen", "127.0.0.1", "--port", str(self.http_port),
+                "--mqtt-host", "127.0.0.1", "--mqtt-port", str(self.mqtt_port),
+                "--jwt-secret-file", os.path.join(self.dir, "jwt_secret"),
+                "--api-key-file", os.path.join(self.dir, "api_key"),
+                "--service-secret-file", os.path.join(self.dir, "service_secret"),
+                "--web-root", os.path.join(REPO, "web"), "--log-level", "debug"]
+        self.bridge = self._spawn("ringmq-bridge", argv + list(extra))
+        self._wait(self._healthy, self.bridge, "GET /healthz to answer 200", also=(self.rules, self.broker))
+
+    def _healthy(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1) as r:
+                return r.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _spawn(self, name, argv):
+        p = Proc(name, argv, os.path.join(self.dir, name + ".log"), cwd=self.dir)
+        self.procs.append(p)
+        return p
+
+    def _wait(self, cond, proc, what, also=()):
+        deadline = time.monotonic() + START_WAIT
+        while not cond():
+            for p in (proc,) + tuple(also):
+                if not p.alive():
+                    raise RuntimeError(f"{p.name} exited ({p.p.returncode}) while waiting for {what}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"timed out after {START_WAIT}s waiting for {what}")
+            time.sleep(0.05)
+
+    def stop(self):
+        for s in getattr(self, "_sockets", []):
+            s.close()
+        codes = {}
+        for p in reversed(self.procs):
+            codes[p.name] = p.stop()
+        return codes
+
+    def logs(self):
+        return "\n".join(f"----- {p.name} ({' '.join(p.argv)}) -----\n{p.tail()}" for p in self.procs)
+
+    # -- helpers for tests
+    def token(self, user, name=None, **kw):
+        return mint_token(self.jwt_secret, sub=user, name=name if name is not None else user + "_name", **kw)
+
+    def conversation(self, members, conversation_id=None):
+        cid = conversation_id or unique("conv")
+        res = self.http.put_conversation(cid, members)
+        assert res.status == 201, f"PUT conversation: {res}"
+        return cid
+
+    def ws_notify(self, user=None, token=None, name=None, **kw):
+        tok = token if token is not None else self.token(user)
+        ws = Ws(f"{self.ws_base}/ws/notifications/?token={tok}", name=name or f"notify[{user}]", **kw)
+        self._sockets.append(ws)
+        return ws
+
+    def ws_chat(self, conversation_id, user=None, token=None, name=None, **kw):
+        tok = token if token is not None else self.token(user)
+        ws = Ws(f"{self.ws_base}/ws/chat/{conversation_id}/?token={tok}",
+                name=name or f"chat[{user}@{conversation_id}]", **kw)
+        self._sockets.append(ws)
+        return ws
+
+    def connect_notify(self, user, name=None):
+        """A notification socket past its connection.ack (returned as .ack)."""
+        ws = self.ws_notify(user, name=name)
+        ws.ack = ws.expect("connection.ack")
+        return ws
+
+    def connect_chat(self, conversation_id, user, name=None):
+        ws = self.ws_chat(conversation_id, user, name=name)
+        ws.ack = ws.expect("connection.ack")
+        return ws
+
+
+def _make_stack(request, **kw):
+    st = Stack(**kw)
+    _active_stacks.append(st)
+
+    def fin():
+        _active_stacks.remove(st)
+        codes = st.stop()
+        if getattr(request.session, "_ringmq_failed", False) or os.environ.get("RINGMQ_KEEP_LOGS"):
+            print(f"\n{st.name}: exit codes {codes}; logs kept in {st.dir}")
+        else:
+            shutil.rmtree(st.dir, ignore_errors=True)
+    request.addfinalizer(fin)
+    return st
+
+
+@pytest.fixture(scope="session")
+def stack(request):
+    """One stack for most tests (default ring time-out); tests use fresh
+    user and conversation ids so they never meet."""
+    return _make_stack(request, name="main stack")
+
+
+@pytest.fixture(scope="module")
+def short_ring_stack(request):
+    """A stack whose calls go missed after 1.5 s."""
+    return _make_stack(request, ring_timeout_ms=1500, name="short-ring stack")
+
+
+@pytest.fixture
+def fresh_stack(request):
+    """A stack of the test's own (for restarts and the like)."""
+    return _make_stack(request, name="fresh stack")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        item.session._ringmq_failed = True
+        # The scope of session/module fixtures: mark them so their logs print too.
+        for st in _active_stacks:
+            rep.sections.append((f"logs of {st.name} ({st.dir})", st.logs()))
