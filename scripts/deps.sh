@@ -1,0 +1,33 @@
+# scripts/deps.sh: the Debian packages ringmq needs, and how to install the
+# missing ones. Sourced by scripts/run and scripts/test (not run by itself).
+
+# To build the C programs and run the unit tests.
+BUILD_PKGS=(build-essential cmake pkg-config libwebsockets-dev libmosquitto-dev
+	mosquitto mosquitto-dev mosquitto-clients libjansson-dev libsqlite3-dev
+	libssl-dev sqlite3 clang)
+# To run the integration tests (Debian's python3, /usr/bin/python3).
+TEST_PKGS=(python3 python3-pytest python3-websocket python3-websockets
+	python3-paho-mqtt python3-jsonschema)
+# scripts/run: curl for its HTTP calls, python3-websockets for the example.
+RUN_PKGS=(curl python3 python3-websockets)
+
+# install_missing PKG...: apt-get installs those of PKG not installed yet
+# (one `apt-get update` first, only when something is missing).
+install_missing() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	if [ "${#missing[@]}" -eq 0 ]; then
+		echo "all ${#} packages present"
+		return 0
+	fi
+	echo "installing: ${missing[*]}"
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		sudo=(sudo)
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo[@]}" apt-get update -q
+	"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
