@@ -1,0 +1,311 @@
+/* ringmq-rules: the rules wing. One thread, one loop: mqtt_link_poll()
+ * waits for the broker socket or the next ring deadline (at most a
+ * second), each turn ends the overdue ringing calls. Owns the MQTT session
+ * (persistent, client id ringmq-rules) and the SQLite file; hands every
+ * inbound message to the module for its topic:
+ *   users/<uid>/outbox, chats/<cid>/in -> signaling.c (client frames)
+ *   svc/rules/requests                 -> requests.c (the bridge's questions)
+ *   svc/presence/<source>              -> presence.c
+ * and publishes what they return. See schemas/INTERNAL.md. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ids.h"
+#include "log.h"
+#include "mqtt.h"
+#include "presence.h"
+#include "requests.h"
+#include "router.h"
+#include "secret.h"
+#include "signaling.h"
+#include "store.h"
+#include "timers.h"
+
+#define RULES_TICK_MS 1000              /* longest sleep of the loop */
+#define RULES_SESSION_EXPIRY_S 86400    /* the broker keeps our session a day */
+#define RULES_FLUSH_MS 1000             /* longest wait for queued publishes at shutdown */
+#define RULES_USERNAME "svc:rules"
+
+static const char *const subscriptions[] = {
+	"users/+/outbox", "chats/+/in", "svc/rules/requests", "svc/presence/#",
+};
+
+struct rules {
+	struct mqtt_link *link;
+	struct store *st;
+	struct requests_cfg cfg;
+};
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	stopping = sig;
+}
+
+static void publish_all(struct rules *r, struct router_out *out)
+{
+	for (size_t i = 0; i < out->n; i++) {
+		struct router_pub *p = &out->pub[i];
+		size_t len = 0;
+		char *buf = frames_dump(p->payload, &len);
+		struct mqtt_pub opt = {
+			.qos = 1,
+			.expiry_s = p->expiry_s,
+			.corr = p->corr_len >= 0 ? p->corr : NULL,
+			.corr_len = p->corr_len >= 0 ? (uint16_t)p->corr_len : 0,
+		};
+		if (!buf || mqtt_link_publish(r->link, p->topic, buf, len, &opt) < 0)
+			log_warn("%s: could not publish to %s", __func__, p->topic);
+		else
+			log_debug("-> %s %s", p->topic, buf);
+		free(buf);
+	}
+	router_out_clear(out);
+}
+
+/* The id between prefix and suffix in topic, copied into out; NULL when
+ * topic is not prefix<id>suffix. */
+static const char *topic_id(const char *topic, const char *prefix, const char *suffix, char out[IDS_MAX + 1])
+{
+	size_t tl = strlen(topic), pl = strlen(prefix), sl = strlen(suffix);
+	if (tl <= pl + sl || strncmp(topic, prefix, pl) || strcmp(topic + tl - sl, suffix))
+		return NULL;
+	size_t n = tl - pl - sl;
+	if (!ids_valid_n(topic + pl, n))
+		return NULL;
+	memcpy(out, topic + pl, n);
+	out[n] = '\0';
+	return out;
+}
+
+static void on_client_frame(struct rules *r, const struct mosquitto_message *msg, const mosquitto_property *props,
+			    const char *outbox_uid, const char *chat_id)
+{
+	char sender[IDS_MAX + 1], name[JWT_USERNAME_MAX + 1], device[CALLS_DEVICE_MAX + 1];
+	char reply_topic[ROUTER_TOPIC_MAX], corr[ROUTER_CORR_MAX];
+	struct signaling_msg m = {
+		.payload = msg->payload ? msg->payload : "",
+		.len = (size_t)msg->payloadlen,
+		.chat_id = chat_id,
+	};
+	if (outbox_uid) {
+		m.sender_id = outbox_uid; /* the topic wins over any property */
+	} else if (mqtt_prop_user(props, "sender_id", sender, sizeof(sender)) && ids_valid(sender)) {
+		m.sender_id = sender;
+	} else {
+		log_warn("%s: %s without a valid sender_id property: dropped", __func__, msg->topic);
+		return;
+	}
+	m.sender_username = mqtt_prop_user(props, "sender_username", name, sizeof(name));
+	m.from_device = mqtt_prop_user(props, "from_device", device, sizeof(device));
+	if (mqtt_prop_response_topic(props, reply_topic, sizeof(reply_topic)) >= 0)
+		m.response_topic = reply_topic;
+	if (mqtt_prop_corr(props, corr, sizeof(corr)) >= 0)
+		m.corr = corr;
+
+	struct router_out out;
+	router_out_init(&out);
+	signaling_handle(r->st, &m, ids_now_ms(), &out);
+	publish_all(r, &out);
+}
+
+static void on_request(struct rules *r, const struct mosquitto_message *msg, const mosquitto_property *props)
+{
+	char reply_topic[ROUTER_TOPIC_MAX], corr[ROUTER_CORR_MAX];
+	int corr_len = mqtt_prop_corr(props, corr, sizeof(corr));
+	int status;
+	json_t *body;
+	struct router_out extra;
+	router_out_init(&extra);
+	requests_handle(r->st, &r->cfg, msg->payload ? msg->payload : "", (size_t)msg->payloadlen, ids_now_ms(),
+			&status, &body, &extra);
+	if (mqtt_prop_response_topic(props, reply_topic, sizeof(reply_topic)) < 0 || strpbrk(reply_topic, "+#")) {
+		log_warn("%s: a request without a usable response topic (status %d not sent)", __func__, status);
+	} else {
+		json_t *reply = json_pack("{s:i, s:o}", "status", status, "body", body);
+		body = NULL;
+		size_t len = 0;
+		char *buf = reply ? frames_dump(reply, &len) : NULL;
+		struct mqtt_pub opt = {.qos = 1, .corr = corr_len >= 0 ? corr : NULL,
+				       .corr_len = corr_len >= 0 ? (uint16_t)corr_len : 0};
+		if (!buf || mqtt_link_publish(r->link, reply_topic, buf, len, &opt) < 0)
+			log_warn("%s: could not reply on %s", __func__, reply_topic);
+		else
+			log_debug("-> %s %s", reply_topic, buf);
+		free(buf);
+		json_decref(reply);
+	}
+	json_decref(body);
+	/* The reply first: the caller learns of the call before the receiver rings. */
+	publish_all(r, &extra);
+}
+
+static void on_message(void *user, const struct mosquitto_message *msg, const mosquitto_property *props)
+{
+	struct rules *r = user;
+	char id[IDS_MAX + 1];
+	log_debug("<- %s (%d bytes)", msg->topic, msg->payloadlen);
+	if (topic_id(msg->topic, "users/", "/outbox", id))
+		on_client_frame(r, msg, props, id, NULL);
+	else if (topic_id(msg->topic, "chats/", "/in", id))
+		on_client_frame(r, msg, props, NULL, id);
+	else if (!strcmp(msg->topic, "svc/rules/requests"))
+		on_request(r, msg, props);
+	else if (topic_id(msg->topic, "svc/presence/", "", id))
+		presence_handle(r->st, id, msg->payload ? msg->payload : "", (size_t)msg->payloadlen);
+	else
+		log_debug("ignoring a message on %s", msg->topic);
+}
+
+static void on_up(void *user, bool session_present)
+{
+	struct rules *r = user;
+	/* Subscribing again is harmless when the session kept them, and
+	 * repairs a session the broker lost. */
+	for (size_t i = 0; i < sizeof(subscriptions) / sizeof(subscriptions[0]); i++)
+		if (mqtt_link_subscribe(r->link, subscriptions[i], 1, NULL) < 0)
+			log_error("%s: cannot subscribe to %s", __func__, subscriptions[i]);
+	/* After the SUBSCRIBEs on the same connection: the snapshots the
+	 * bridges send in answer reach us. */
+	if (mqtt_link_publish(r->link, "svc/rules/hello", "{}", 2, NULL) < 0)
+		log_warn("%s: cannot publish svc/rules/hello", __func__);
+}
+
+static void on_down(void *user, int reason)
+{
+	log_warn("broker link down; ring time-outs wait until it is back");
+}
+
+/* Ends every overdue ringing call. -1 when the store failed. */
+static int run_timers(struct rules *r)
+{
+	struct router_out out;
+	router_out_init(&out);
+	int rc;
+	while ((rc = timers_expire_one(r->st, ids_now_ms(), &out)) == 1)
+		publish_all(r, &out);
+	router_out_clear(&out);
+	return rc;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ringmq-rules [options]\n"
+		"Routes call signaling, owns call and conversation state (SQLite), answers\n"
+		"the bridges' requests and runs ring time-outs. See docs/CLI.md.\n"
+		"\n"
+		"  --mqtt-host H            broker host (default 127.0.0.1)\n"
+		"  --mqtt-port N            broker port (default 1883)\n"
+		"  --service-secret-file F  broker login as svc:rules with the secret in F\n"
+		"                           (default $RINGMQ_SERVICE_SECRET; none: anonymous)\n"
+		"  --db PATH                SQLite file, created if missing (default ringmq.db)\n"
+		"  --ring-timeout-ms N      a ringing call becomes missed after N ms (default 45000)\n"
+		"  --client-id ID           MQTT client id of the persistent session (default ringmq-rules)\n"
+		"  --log-level L            error, warn, info, debug (default info)\n"
+		"  --help                   this text\n");
+}
+
+static long parse_num(const char *s, long min, long max)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	return (*s && !*end && v >= min && v <= max) ? v : -1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"mqtt-host", required_argument, NULL, 'H'},
+		{"mqtt-port", required_argument, NULL, 'p'},
+		{"service-secret-file", required_argument, NULL, 's'},
+		{"db", required_argument, NULL, 'd'},
+		{"ring-timeout-ms", required_argument, NULL, 't'},
+		{"client-id", required_argument, NULL, 'c'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *host = "127.0.0.1", *db = "ringmq.db", *client_id = "ringmq-rules", *secret_file = NULL;
+	long port = 1883, ring_ms = 45000;
+	int level = LOG_LEVEL_INFO;
+	const char *env_level = getenv("RINGMQ_LOG_LEVEL");
+	if (env_level && log_level_parse(env_level) >= 0)
+		level = log_level_parse(env_level);
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H': host = optarg; break;
+		case 'p': port = parse_num(optarg, 1, 65535); break;
+		case 's': secret_file = optarg; break;
+		case 'd': db = optarg; break;
+		case 't': ring_ms = parse_num(optarg, 1, 24L * 3600 * 1000); break;
+		case 'c': client_id = optarg; break;
+		case 'l': level = log_level_parse(optarg); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc || port < 0 || ring_ms < 0 || level < 0 || !client_id[0]) {
+		fprintf(stderr, "ringmq-rules: bad arguments (port 1-65535, ring time-out 1 ms to 24 h, "
+				"log level error|warn|info|debug)\n");
+		usage(stderr);
+		return 2;
+	}
+	log_init("ringmq-rules", (enum log_level)level);
+
+	size_t secret_len = 0;
+	char *secret = secret_load(secret_file, "RINGMQ_SERVICE_SECRET", &secret_len);
+	if (secret_file && !secret)
+		return 2; /* secret_load said why */
+
+	struct rules r = {.cfg = {.ring_timeout_ms = ring_ms}};
+	int status = 1;
+	if (store_open(db, &r.st) != STORE_OK)
+		goto out;
+	struct mqtt_cfg cfg = {
+		.host = host,
+		.port = (int)port,
+		.client_id = client_id,
+		.username = secret ? RULES_USERNAME : NULL,
+		.password = secret,
+		.persistent = true,
+		.session_expiry_s = RULES_SESSION_EXPIRY_S,
+	};
+	struct mqtt_cbs cbs = {.on_up = on_up, .on_down = on_down, .on_message = on_message};
+	r.link = mqtt_link_new(&cfg, &cbs, &r);
+	if (!r.link)
+		goto out;
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	log_info("ringmq-rules: db %s, broker %s:%ld as %s, ring time-out %ld ms", db, host, port,
+		 secret ? RULES_USERNAME : "anonymous", ring_ms);
+	while (!stopping) {
+		int wait = RULES_TICK_MS;
+		if (mqtt_link_is_up(r.link) && run_timers(&r) == 0)
+			wait = timers_wait_ms(r.st, ids_now_ms(), RULES_TICK_MS);
+		if (mqtt_link_poll(r.link, wait) < 0) {
+			log_error("poll failed; stopping");
+			break;
+		}
+	}
+	log_info("stopping (signal %d)", (int)stopping);
+	for (int64_t end = ids_mono_ms() + RULES_FLUSH_MS; mqtt_link_want_write(r.link) && ids_mono_ms() < end;)
+		mqtt_link_poll(r.link, 50);
+	status = 0;
+out:
+	mqtt_link_free(r.link);
+	store_close(r.st);
+	free(secret);
+	return status;
+}

@@ -1,0 +1,56 @@
+/* presence: svc/presence/<source> events into the store. */
+#include "presence.h"
+
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "ids.h"
+#include "log.h"
+
+static int snapshot(struct store *st, const char *source, const json_t *list)
+{
+	size_t n = json_array_size(list);
+	if (n > PRESENCE_MAX_SNAPSHOT) {
+		log_warn("%s: snapshot of %s names %zu users, over %d", __func__, source, n, PRESENCE_MAX_SNAPSHOT);
+		return -1;
+	}
+	char(*ids)[IDS_MAX + 1] = calloc(n ? n : 1, sizeof(*ids));
+	const char **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+	int rc = -1;
+	if (!ids || !ptrs)
+		goto out;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (ids_from_json(json_array_get(list, i), ids[k]) == 0) {
+			ptrs[k] = ids[k];
+			k++;
+		}
+	rc = store_presence_snapshot(st, source, ptrs, k) == STORE_OK ? 0 : -1;
+	log_debug("presence snapshot of %s: %zu online", source, k);
+out:
+	free(ids);
+	free(ptrs);
+	return rc;
+}
+
+int presence_handle(struct store *st, const char *source, const char *payload, size_t len)
+{
+	json_error_t err;
+	json_t *j = json_loadb(payload, len, 0, &err);
+	int rc = -1;
+	char uid[IDS_MAX + 1];
+	const json_t *list = json_object_get(j, "snapshot");
+	const json_t *online = json_object_get(j, "online");
+	if (json_is_array(list)) {
+		rc = snapshot(st, source, list);
+	} else if (json_is_boolean(online) && ids_from_json(json_object_get(j, "user_id"), uid) == 0) {
+		rc = store_presence_set(st, source, uid, json_is_true(online)) == STORE_OK ? 0 : -1;
+		log_debug("presence %s: %s %s", source, uid, json_is_true(online) ? "online" : "offline");
+	} else {
+		log_warn("%s: ignoring a presence message of %s that is neither an event nor a snapshot", __func__,
+			 source);
+	}
+	json_decref(j);
+	return rc;
+}

@@ -1,0 +1,21 @@
+/* presence: who holds a notification socket or an MQTT session right now,
+ * as the bridges and the auth plugin report it on svc/presence/<source>
+ * (INTERNAL.md "Presence"). Events {"user_id", "online"} move one user;
+ * {"snapshot": [...]} replaces all of a source (a dead bridge's will sends
+ * an empty one). Kept in the store's TEMP table: a restarted rules asks
+ * again with svc/rules/hello. Used for receiver_online. */
+#ifndef RINGMQ_PRESENCE_H
+#define RINGMQ_PRESENCE_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+#define PRESENCE_MAX_SNAPSHOT 100000 /* most users one snapshot may name */
+
+/* Applies one presence message of source (the topic's last level). Returns
+ * 0, or -1 for a payload that is not a presence event (logged, ignored) or
+ * a store failure. */
+int presence_handle(struct store *st, const char *source, const char *payload, size_t len);
+
+#endif

@@ -1,0 +1,86 @@
+/* signaling: decode -> load -> decide -> store -> route, for one frame. */
+#include "signaling.h"
+
+#include <string.h>
+
+#include "ids.h"
+#include "log.h"
+
+static void log_change(const struct calls_call *c)
+{
+	if (c->state == CALLS_ACCEPTED)
+		log_info("call %s %s→%s accepted by device %s", c->id, c->caller_id, c->receiver_id,
+			 c->answered_device);
+	else
+		log_info("call %s %s→%s ended %s by %s", c->id, c->caller_id, c->receiver_id, c->end_reason,
+			 c->ended_by[0] ? c->ended_by : "nobody");
+}
+
+/* A call frame f the decoder accepted. */
+static int handle_call(struct store *st, const struct router_origin *o, const struct frames_in *f, int64_t now_ms,
+		       struct router_out *out)
+{
+	struct calls_call call;
+	int rc = store_call_get(st, f->call_id, &call);
+	if (rc == STORE_EDB) {
+		router_refuse(o, FRAMES_UNAVAILABLE, "the call store failed", f->type_name, f->call_id, out);
+		return -1;
+	}
+	struct calls_decision d;
+	if (calls_decide(rc == STORE_OK ? &call : NULL, o->sender_id, f->type, &d) != FRAMES_OK) {
+		log_debug("%s from %s for call %s refused: %s", f->type_name, o->sender_id, f->call_id, d.why);
+		return router_refuse(o, d.code, d.why, f->type_name, f->call_id, out);
+	}
+	if (d.changes) {
+		calls_apply(&call, &d, o->sender_id, o->from_device, now_ms);
+		if (store_call_update(st, &call) != STORE_OK) {
+			router_refuse(o, FRAMES_UNAVAILABLE, "the call store failed", f->type_name, f->call_id, out);
+			return -1;
+		}
+		log_change(&call);
+	}
+	return router_route(o, f, &call, &d, out);
+}
+
+int signaling_handle(struct store *st, const struct signaling_msg *m, int64_t now_ms, struct router_out *out)
+{
+	char msg_id[IDS_UUID_LEN + 1];
+	ids_uuid4(msg_id);
+	struct router_origin o = {
+		.sender_id = m->sender_id,
+		.sender_username = m->sender_username && m->sender_username[0] ? m->sender_username : m->sender_id,
+		.from_device = m->from_device,
+		.msg_id = msg_id,
+		.chat_id = m->chat_id,
+		.response_topic = m->response_topic,
+		.corr = m->corr,
+	};
+	if (m->len > SIGNALING_MAX_FRAME) {
+		o.from_device = o.from_device ? o.from_device : "mqtt";
+		return router_refuse(&o, FRAMES_BAD_FRAME, "frame too large", NULL, NULL, out);
+	}
+
+	struct frames_in f;
+	const char *why = NULL;
+	int code = frames_decode(m->payload, m->len, m->chat_id ? FRAMES_FROM_CHAT : FRAMES_FROM_NOTIFY, &f, &why);
+	/* The device names itself in the frame when it is an MQTT device. */
+	const json_t *dev = f.root && json_is_object(f.root) ? json_object_get(f.root, "device_id") : NULL;
+	if (json_is_string(dev) && json_string_length(dev) > 0)
+		o.device_id = json_string_value(dev);
+	if (!o.from_device || !o.from_device[0])
+		o.from_device = o.device_id ? o.device_id : "mqtt";
+
+	int rc;
+	if (code != FRAMES_OK) {
+		log_debug("frame from %s refused: %s (%s)", o.sender_id, frames_code_name(code), why);
+		rc = router_refuse(&o, code, why, f.type_name, f.call_id, out);
+	} else if (f.type == FRAMES_T_PING) {
+		rc = router_to_sender(&o, json_pack("{s:s}", "type", "pong"), out);
+	} else if (f.type == FRAMES_T_OTHER) {
+		rc = router_route(&o, &f, NULL, NULL, out); /* only chat frames get here */
+	} else {
+		rc = handle_call(st, &o, &f, now_ms, out);
+	}
+	frames_in_clear(&f);
+	return rc;
+}

@@ -1,0 +1,462 @@
+/* store: SQLite behind the functions of store.h. Every statement is
+ * prepared once in store_open and reset after each use; multi-row writes
+ * run in one transaction and roll back on failure. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS conversations ("
+	" id TEXT PRIMARY KEY, created_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS members ("
+	" conversation_id TEXT NOT NULL, user_id TEXT NOT NULL,"
+	" PRIMARY KEY (conversation_id, user_id)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS calls ("
+	" id TEXT PRIMARY KEY, caller_id TEXT NOT NULL, caller_username TEXT NOT NULL,"
+	" receiver_id TEXT NOT NULL, call_type TEXT NOT NULL, conversation_id TEXT NOT NULL,"
+	" status TEXT NOT NULL, created_at INTEGER NOT NULL, answered_at INTEGER, ended_at INTEGER,"
+	" end_reason TEXT, ended_by TEXT, ring_deadline INTEGER, answered_device TEXT);"
+	"CREATE INDEX IF NOT EXISTS calls_by_caller ON calls (caller_id, created_at DESC, id DESC);"
+	"CREATE INDEX IF NOT EXISTS calls_by_receiver ON calls (receiver_id, created_at DESC, id DESC);"
+	"CREATE INDEX IF NOT EXISTS calls_ringing ON calls (ring_deadline) WHERE status = 'ringing';"
+	"CREATE INDEX IF NOT EXISTS calls_accepted ON calls (caller_id, receiver_id) WHERE status = 'accepted';"
+	"CREATE TEMP TABLE IF NOT EXISTS presence ("
+	" source TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (source, user_id)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS temp.presence_by_user ON presence (user_id);";
+
+#define CALL_COLS                                                                                        \
+	"id, caller_id, caller_username, receiver_id, call_type, conversation_id, status, created_at,"   \
+	" answered_at, ended_at, end_reason, ended_by, ring_deadline, answered_device"
+
+enum stmt {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_CONV_GET,
+	S_CONV_INSERT,
+	S_CONV_DELETE,
+	S_MEMBERS_CLEAR,
+	S_MEMBER_INSERT,
+	S_MEMBER_GET,
+	S_CALL_INSERT,
+	S_CALL_GET,
+	S_CALL_UPDATE,
+	S_CALL_BUSY,
+	S_CALL_RINGING_BETWEEN,
+	S_CALLS_LIST,
+	S_NEXT_DEADLINE,
+	S_OVERDUE,
+	S_PRESENCE_ON,
+	S_PRESENCE_OFF,
+	S_PRESENCE_CLEAR,
+	S_PRESENCE_GET,
+	S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_CONV_GET] = "SELECT 1 FROM conversations WHERE id = ?1",
+	[S_CONV_INSERT] = "INSERT INTO conversations (id, created_at) VALUES (?1, ?2)",
+	[S_CONV_DELETE] = "DELETE FROM conversations WHERE id = ?1",
+	[S_MEMBERS_CLEAR] = "DELETE FROM members WHERE conversation_id = ?1",
+	[S_MEMBER_INSERT] = "INSERT OR IGNORE INTO members (conversation_id, user_id) VALUES (?1, ?2)",
+	[S_MEMBER_GET] = "SELECT 1 FROM members WHERE conversation_id = ?1 AND user_id = ?2",
+	[S_CALL_INSERT] = "INSERT INTO calls (" CALL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+			  " ?11, ?12, ?13, ?14)",
+	[S_CALL_GET] = "SELECT " CALL_COLS " FROM calls WHERE id = ?1",
+	[S_CALL_UPDATE] = "UPDATE calls SET status = ?2, answered_at = ?3, ended_at = ?4, end_reason = ?5,"
+			  " ended_by = ?6, answered_device = ?7 WHERE id = ?1",
+	[S_CALL_BUSY] = "SELECT 1 FROM calls WHERE status = 'accepted' AND (caller_id = ?1 OR receiver_id = ?1)"
+			" LIMIT 1",
+	[S_CALL_RINGING_BETWEEN] = "SELECT " CALL_COLS " FROM calls WHERE status = 'ringing' AND"
+				   " ((caller_id = ?1 AND receiver_id = ?2) OR (caller_id = ?2 AND receiver_id = ?1))"
+				   " ORDER BY created_at, id LIMIT 1",
+	/* Two index range scans, each bounded by the limit, merged. A call
+	 * never has caller = receiver, so no row comes twice. */
+	[S_CALLS_LIST] = "SELECT * FROM (SELECT " CALL_COLS " FROM calls WHERE caller_id = ?1"
+			 " AND (created_at, id) < (?2, ?3) ORDER BY created_at DESC, id DESC LIMIT ?4)"
+			 " UNION ALL SELECT * FROM (SELECT " CALL_COLS " FROM calls WHERE receiver_id = ?1"
+			 " AND (created_at, id) < (?2, ?3) ORDER BY created_at DESC, id DESC LIMIT ?4)"
+			 " ORDER BY created_at DESC, id DESC LIMIT ?4",
+	[S_NEXT_DEADLINE] = "SELECT MIN(ring_deadline) FROM calls WHERE status = 'ringing'",
+	[S_OVERDUE] = "SELECT " CALL_COLS " FROM calls WHERE status = 'ringing' AND ring_deadline <= ?1"
+		      " ORDER BY ring_deadline LIMIT 1",
+	[S_PRESENCE_ON] = "INSERT OR IGNORE INTO presence (source, user_id) VALUES (?1, ?2)",
+	[S_PRESENCE_OFF] = "DELETE FROM presence WHERE source = ?1 AND user_id = ?2",
+	[S_PRESENCE_CLEAR] = "DELETE FROM presence WHERE source = ?1",
+	[S_PRESENCE_GET] = "SELECT 1 FROM presence WHERE user_id = ?1 LIMIT 1",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[S_COUNT];
+};
+
+/* Logs a failure of statement s once; always returns STORE_EDB. */
+static int fail(struct store *st, const char *where, enum stmt s)
+{
+	log_error("%s: sqlite: %s (statement %d)", where, sqlite3_errmsg(st->db), (int)s);
+	return STORE_EDB;
+}
+
+/* Steps statement s (already bound). Returns SQLITE_ROW, SQLITE_DONE or
+ * STORE_EDB (logged). The caller resets via done(). */
+static int step(struct store *st, enum stmt s, const char *where)
+{
+	int rc = sqlite3_step(st->st[s]);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc;
+	fail(st, where, s);
+	sqlite3_reset(st->st[s]);
+	return STORE_EDB;
+}
+
+static void done(struct store *st, enum stmt s)
+{
+	sqlite3_reset(st->st[s]);
+	sqlite3_clear_bindings(st->st[s]);
+}
+
+static sqlite3_stmt *bind_text(sqlite3_stmt *q, int i, const char *v)
+{
+	if (v && v[0])
+		sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, i);
+	return q;
+}
+
+static void bind_time(sqlite3_stmt *q, int i, int64_t v)
+{
+	if (v)
+		sqlite3_bind_int64(q, i, v);
+	else
+		sqlite3_bind_null(q, i);
+}
+
+/* Runs a statement that returns no rows and takes no more than two text
+ * parameters. */
+static int exec2(struct store *st, enum stmt s, const char *a, const char *b, const char *where)
+{
+	sqlite3_stmt *q = st->st[s];
+	if (a)
+		sqlite3_bind_text(q, 1, a, -1, SQLITE_STATIC);
+	if (b)
+		sqlite3_bind_text(q, 2, b, -1, SQLITE_STATIC);
+	int rc = step(st, s, where);
+	done(st, s);
+	return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
+}
+
+/* Runs a query that yields "a row exists" with up to two text parameters:
+ * 1, 0 or STORE_EDB. */
+static int exists2(struct store *st, enum stmt s, const char *a, const char *b, const char *where)
+{
+	sqlite3_stmt *q = st->st[s];
+	sqlite3_bind_text(q, 1, a, -1, SQLITE_STATIC);
+	if (b)
+		sqlite3_bind_text(q, 2, b, -1, SQLITE_STATIC);
+	int rc = step(st, s, where);
+	done(st, s);
+	if (rc == STORE_EDB)
+		return STORE_EDB;
+	return rc == SQLITE_ROW;
+}
+
+static int begin(struct store *st)
+{
+	return exec2(st, S_BEGIN, NULL, NULL, __func__);
+}
+
+static int commit(struct store *st)
+{
+	return exec2(st, S_COMMIT, NULL, NULL, __func__);
+}
+
+static void rollback(struct store *st)
+{
+	exec2(st, S_ROLLBACK, NULL, NULL, __func__);
+}
+
+static void col_text(sqlite3_stmt *q, int i, char *dst, size_t cap)
+{
+	const unsigned char *v = sqlite3_column_text(q, i);
+	snprintf(dst, cap, "%s", v ? (const char *)v : "");
+}
+
+static void read_call(sqlite3_stmt *q, struct calls_call *c)
+{
+	memset(c, 0, sizeof(*c));
+	col_text(q, 0, c->id, sizeof(c->id));
+	col_text(q, 1, c->caller_id, sizeof(c->caller_id));
+	col_text(q, 2, c->caller_username, sizeof(c->caller_username));
+	col_text(q, 3, c->receiver_id, sizeof(c->receiver_id));
+	col_text(q, 4, c->call_type, sizeof(c->call_type));
+	col_text(q, 5, c->conversation_id, sizeof(c->conversation_id));
+	int state = calls_state_parse((const char *)sqlite3_column_text(q, 6));
+	c->state = state < 0 ? CALLS_ENDED : (enum calls_state)state;
+	c->created_at = sqlite3_column_int64(q, 7);
+	c->answered_at = sqlite3_column_int64(q, 8);
+	c->ended_at = sqlite3_column_int64(q, 9);
+	col_text(q, 10, c->end_reason, sizeof(c->end_reason));
+	col_text(q, 11, c->ended_by, sizeof(c->ended_by));
+	c->ring_deadline = sqlite3_column_int64(q, 12);
+	col_text(q, 13, c->answered_device, sizeof(c->answered_device));
+}
+
+/* Runs a query of CALL_COLS already bound and reads its first row:
+ * 1 (row in *out), 0 (none) or STORE_EDB. */
+static int one_call(struct store *st, enum stmt s, struct calls_call *out, const char *where)
+{
+	int rc = step(st, s, where);
+	if (rc == SQLITE_ROW)
+		read_call(st->st[s], out);
+	done(st, s);
+	if (rc == STORE_EDB)
+		return STORE_EDB;
+	return rc == SQLITE_ROW;
+}
+
+int store_open(const char *path, struct store **out)
+{
+	*out = NULL;
+	struct store *st = calloc(1, sizeof(*st));
+	if (!st)
+		return STORE_EDB;
+	int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("%s: cannot open %s: %s", __func__, path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+	char *err = NULL;
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", NULL, NULL, &err) !=
+		    SQLITE_OK ||
+	    sqlite3_exec(st->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_error("%s: %s: %s", __func__, path, err ? err : sqlite3_errmsg(st->db));
+		sqlite3_free(err);
+		goto fail;
+	}
+	for (int i = 0; i < S_COUNT; i++) {
+		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i], NULL) !=
+		    SQLITE_OK) {
+			log_error("%s: cannot prepare statement %d: %s", __func__, i, sqlite3_errmsg(st->db));
+			goto fail;
+		}
+	}
+	*out = st;
+	return STORE_OK;
+fail:
+	store_close(st);
+	return STORE_EDB;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(st->st[i]);
+	if (st->db && sqlite3_close(st->db) != SQLITE_OK)
+		log_error("%s: %s", __func__, sqlite3_errmsg(st->db));
+	free(st);
+}
+
+int store_conversation_exists(struct store *st, const char *cid)
+{
+	return exists2(st, S_CONV_GET, cid, NULL, __func__);
+}
+
+int store_member(struct store *st, const char *cid, const char *uid)
+{
+	return exists2(st, S_MEMBER_GET, cid, uid, __func__);
+}
+
+int store_conversation_put(struct store *st, const char *cid, const char *const *members, size_t n, bool *created)
+{
+	if (begin(st) != STORE_OK)
+		return STORE_EDB;
+	int had = store_conversation_exists(st, cid);
+	if (had < 0)
+		goto fail;
+	if (!had) {
+		sqlite3_stmt *q = st->st[S_CONV_INSERT];
+		sqlite3_bind_text(q, 1, cid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, ids_now_ms());
+		int rc = step(st, S_CONV_INSERT, __func__);
+		done(st, S_CONV_INSERT);
+		if (rc != SQLITE_DONE)
+			goto fail;
+	}
+	if (exec2(st, S_MEMBERS_CLEAR, cid, NULL, __func__) != STORE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (exec2(st, S_MEMBER_INSERT, cid, members[i], __func__) != STORE_OK)
+			goto fail;
+	if (commit(st) != STORE_OK)
+		goto fail;
+	*created = !had;
+	return STORE_OK;
+fail:
+	rollback(st);
+	return STORE_EDB;
+}
+
+int store_conversation_delete(struct store *st, const char *cid)
+{
+	if (begin(st) != STORE_OK)
+		return STORE_EDB;
+	int had = store_conversation_exists(st, cid);
+	if (had <= 0) {
+		rollback(st);
+		return had < 0 ? STORE_EDB : STORE_ENOTFOUND;
+	}
+	if (exec2(st, S_MEMBERS_CLEAR, cid, NULL, __func__) != STORE_OK ||
+	    exec2(st, S_CONV_DELETE, cid, NULL, __func__) != STORE_OK || commit(st) != STORE_OK) {
+		rollback(st);
+		return STORE_EDB;
+	}
+	return STORE_OK;
+}
+
+int store_call_insert(struct store *st, const struct calls_call *c)
+{
+	sqlite3_stmt *q = st->st[S_CALL_INSERT];
+	bind_text(q, 1, c->id);
+	bind_text(q, 2, c->caller_id);
+	sqlite3_bind_text(q, 3, c->caller_username, -1, SQLITE_STATIC);
+	bind_text(q, 4, c->receiver_id);
+	bind_text(q, 5, c->call_type);
+	bind_text(q, 6, c->conversation_id);
+	sqlite3_bind_text(q, 7, calls_state_name(c->state), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 8, c->created_at);
+	bind_time(q, 9, c->answered_at);
+	bind_time(q, 10, c->ended_at);
+	bind_text(q, 11, c->end_reason);
+	bind_text(q, 12, c->ended_by);
+	bind_time(q, 13, c->ring_deadline);
+	bind_text(q, 14, c->answered_device);
+	int rc = sqlite3_step(q);
+	int ext = sqlite3_extended_errcode(st->db);
+	if (rc != SQLITE_DONE && ext != SQLITE_CONSTRAINT_PRIMARYKEY)
+		fail(st, __func__, S_CALL_INSERT);
+	done(st, S_CALL_INSERT);
+	if (rc == SQLITE_DONE)
+		return STORE_OK;
+	return ext == SQLITE_CONSTRAINT_PRIMARYKEY ? STORE_EEXISTS : STORE_EDB;
+}
+
+int store_call_get(struct store *st, const char *id, struct calls_call *out)
+{
+	sqlite3_bind_text(st->st[S_CALL_GET], 1, id, -1, SQLITE_STATIC);
+	int rc = one_call(st, S_CALL_GET, out, __func__);
+	if (rc < 0)
+		return STORE_EDB;
+	return rc ? STORE_OK : STORE_ENOTFOUND;
+}
+
+int store_call_update(struct store *st, const struct calls_call *c)
+{
+	sqlite3_stmt *q = st->st[S_CALL_UPDATE];
+	sqlite3_bind_text(q, 1, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, calls_state_name(c->state), -1, SQLITE_STATIC);
+	bind_time(q, 3, c->answered_at);
+	bind_time(q, 4, c->ended_at);
+	bind_text(q, 5, c->end_reason);
+	bind_text(q, 6, c->ended_by);
+	bind_text(q, 7, c->answered_device);
+	int rc = step(st, S_CALL_UPDATE, __func__);
+	done(st, S_CALL_UPDATE);
+	if (rc != SQLITE_DONE)
+		return STORE_EDB;
+	return sqlite3_changes(st->db) ? STORE_OK : STORE_ENOTFOUND;
+}
+
+int store_call_busy(struct store *st, const char *uid)
+{
+	return exists2(st, S_CALL_BUSY, uid, NULL, __func__);
+}
+
+int store_call_ringing_between(struct store *st, const char *a, const char *b, struct calls_call *out)
+{
+	sqlite3_stmt *q = st->st[S_CALL_RINGING_BETWEEN];
+	sqlite3_bind_text(q, 1, a, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, b, -1, SQLITE_STATIC);
+	return one_call(st, S_CALL_RINGING_BETWEEN, out, __func__);
+}
+
+int store_calls_list(struct store *st, const char *uid, int64_t before_ms, const char *before_id,
+		     struct calls_call *out, size_t cap, size_t *n)
+{
+	sqlite3_stmt *q = st->st[S_CALLS_LIST];
+	*n = 0;
+	sqlite3_bind_text(q, 1, uid, -1, SQLITE_STATIC);
+	if (before_id) {
+		sqlite3_bind_int64(q, 2, before_ms);
+		sqlite3_bind_text(q, 3, before_id, -1, SQLITE_STATIC);
+	} else {
+		/* No call is created at INT64_MAX: (MAX, '') is past every row. */
+		sqlite3_bind_int64(q, 2, INT64_MAX);
+		sqlite3_bind_text(q, 3, "", -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)cap);
+	int rc;
+	while ((rc = step(st, S_CALLS_LIST, __func__)) == SQLITE_ROW && *n < cap)
+		read_call(q, &out[(*n)++]);
+	done(st, S_CALLS_LIST);
+	return rc == STORE_EDB ? STORE_EDB : STORE_OK;
+}
+
+int store_next_deadline(struct store *st, int64_t *deadline_ms)
+{
+	sqlite3_stmt *q = st->st[S_NEXT_DEADLINE];
+	int rc = step(st, S_NEXT_DEADLINE, __func__);
+	int found = rc == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL;
+	if (found)
+		*deadline_ms = sqlite3_column_int64(q, 0);
+	done(st, S_NEXT_DEADLINE);
+	return rc == STORE_EDB ? STORE_EDB : found;
+}
+
+int store_call_overdue(struct store *st, int64_t now_ms, struct calls_call *out)
+{
+	sqlite3_bind_int64(st->st[S_OVERDUE], 1, now_ms);
+	return one_call(st, S_OVERDUE, out, __func__);
+}
+
+int store_presence_set(struct store *st, const char *source, const char *uid, bool online)
+{
+	return exec2(st, online ? S_PRESENCE_ON : S_PRESENCE_OFF, source, uid, __func__);
+}
+
+int store_presence_snapshot(struct store *st, const char *source, const char *const *uids, size_t n)
+{
+	if (begin(st) != STORE_OK)
+		return STORE_EDB;
+	if (exec2(st, S_PRESENCE_CLEAR, source, NULL, __func__) != STORE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (exec2(st, S_PRESENCE_ON, source, uids[i], __func__) != STORE_OK)
+			goto fail;
+	if (commit(st) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	rollback(st);
+	return STORE_EDB;
+}
+
+int store_presence_online(struct store *st, const char *uid)
+{
+	return exists2(st, S_PRESENCE_GET, uid, NULL, __func__);
+}

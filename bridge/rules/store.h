@@ -1,0 +1,78 @@
+/* store: everything rules keeps, in one SQLite database it alone opens.
+ * Tables: conversations and members (written by the server API through the
+ * bridge), calls (the records of calls.h; times in ms since the epoch), and
+ * a TEMP table presence(source, user_id) that lives as long as the process
+ * (bridges resend it on svc/rules/hello). WAL journal, statements prepared
+ * once at open and kept, indexes for a user's history (newest first) and
+ * for ringing deadlines. Single-threaded: one struct store per loop. */
+#ifndef RINGMQ_STORE_H
+#define RINGMQ_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "calls.h"
+
+enum store_err {
+	STORE_OK = 0,
+	STORE_EDB = -1,       /* SQLite failed (logged once, with the statement) */
+	STORE_ENOTFOUND = -2, /* no such row */
+	STORE_EEXISTS = -3,   /* a row with that key is already there */
+};
+
+struct store;
+
+/* Opens (creating when missing) the database at path; ":memory:" works for
+ * tests. Creates the schema, sets WAL and prepares the statements. Returns
+ * STORE_OK and *out (release with store_close), or STORE_EDB. */
+int store_open(const char *path, struct store **out);
+/* Finalizes the statements and closes the database. NULL-safe. */
+void store_close(struct store *st);
+
+/* Conversations. */
+/* Creates conversation cid with members (n ids, duplicates ignored) or
+ * replaces its members; *created says which. One transaction. */
+int store_conversation_put(struct store *st, const char *cid, const char *const *members, size_t n, bool *created);
+/* Removes cid and its members (calls stay in history). STORE_ENOTFOUND if unknown. */
+int store_conversation_delete(struct store *st, const char *cid);
+/* 1 when cid exists, 0 when not, STORE_EDB. */
+int store_conversation_exists(struct store *st, const char *cid);
+/* 1 when uid is a member of cid, 0 when not (or no such conversation), STORE_EDB. */
+int store_member(struct store *st, const char *cid, const char *uid);
+
+/* Calls. */
+/* Inserts a new call (its id must be fresh: STORE_EEXISTS otherwise). */
+int store_call_insert(struct store *st, const struct calls_call *c);
+/* Fills *out with call id. STORE_ENOTFOUND when there is none. */
+int store_call_get(struct store *st, const char *id, struct calls_call *out);
+/* Writes the mutable part of c (state, times, end reason, ended_by,
+ * answered device) over the stored call with c->id. */
+int store_call_update(struct store *st, const struct calls_call *c);
+/* 1 when uid takes part in an accepted call, 0 when not, STORE_EDB. */
+int store_call_busy(struct store *st, const char *uid);
+/* 1 and *out when a call between a and b (either direction) is ringing
+ * (the oldest, if several), 0 when none, STORE_EDB. */
+int store_call_ringing_between(struct store *st, const char *a, const char *b, struct calls_call *out);
+/* Calls uid takes part in, newest first (created_at, then id, descending),
+ * strictly older than the cursor (before_ms, before_id); before_id NULL
+ * means "from the newest". Fills up to cap entries of out; *n says how
+ * many. */
+int store_calls_list(struct store *st, const char *uid, int64_t before_ms, const char *before_id,
+		     struct calls_call *out, size_t cap, size_t *n);
+/* 1 and *deadline_ms: the earliest ring deadline of a ringing call; 0 when
+ * nothing rings; STORE_EDB. */
+int store_next_deadline(struct store *st, int64_t *deadline_ms);
+/* 1 and *out: a ringing call whose deadline is <= now_ms (the earliest);
+ * 0 when none is overdue; STORE_EDB. */
+int store_call_overdue(struct store *st, int64_t now_ms, struct calls_call *out);
+
+/* Presence (TEMP table: gone when the process ends). */
+/* Marks uid online or offline at source. */
+int store_presence_set(struct store *st, const char *source, const char *uid, bool online);
+/* Replaces everything known of source with the n ids of uids (n may be 0). */
+int store_presence_snapshot(struct store *st, const char *source, const char *const *uids, size_t n);
+/* 1 when any source has uid online, 0 when none, STORE_EDB. */
+int store_presence_online(struct store *st, const char *uid);
+
+#endif
