@@ -1,0 +1,450 @@
+/* auth_plugin: ringmq_auth.so, the mosquitto 2.0 plugin (API v5) that makes
+ * the broker the security boundary for mobile apps (issue 4).
+ *
+ * Talks to: the broker through the callbacks below and the exported
+ * mosquitto_* functions; acl.c for every allow/deny decision; sessions.c
+ * for the live user connections; common/jwt.c and common/secret.c.
+ *
+ *   BASIC_AUTH  users: username = user id, password = HS256 JWT (jwt_verify:
+ *               constant-time signature, exp), username == the token's id,
+ *               client id "<user id>:<device>". Services: svc:bridge and
+ *               svc:rules with the service secret (SHA-256 digests compared
+ *               with CRYPTO_memcmp). A user's first live connection
+ *               publishes {"user_id", "online": true} on svc/presence/mqtt.
+ *   ACL_CHECK   acl_allows(). Read and subscribe checks go by the client's
+ *               username (a persistent session that is offline still has
+ *               its queue filled); a user's write counts as a will unless it
+ *               comes from a live, not superseded connection we logged in.
+ *   MESSAGE     a user's PUBLISH to its outbox loses every property the
+ *               device set and gets sender_id and sender_username (the
+ *               token's name): rules may trust them. svc:rules' hello is
+ *               answered with {"snapshot": [...]} on svc/presence/mqtt.
+ *   DISCONNECT  forgets the connection; the user's last one publishes
+ *               {"user_id", "online": false}.
+ *   RELOAD      re-reads the options and secrets (SIGHUP); a failure keeps
+ *               the old ones.
+ * The broker runs every callback on its one thread: no locks. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+#include <mqtt_protocol.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "acl.h"
+#include "jwt.h"
+#include "log.h"
+#include "secret.h"
+#include "sessions.h"
+
+#define PLUGIN_NAME "ringmq_auth"
+#define PRESENCE_TOPIC "svc/presence/mqtt"
+#define HELLO_TOPIC "svc/rules/hello"
+#define LOG_FIELD_MAX 80 /* longest client-supplied string written to the log */
+
+/* What mosquitto.conf (or the environment) configures; swapped whole on reload. */
+struct plugin_config {
+	unsigned char *jwt_secret; /* malloc'd, cleansed on free */
+	size_t jwt_secret_len;
+	unsigned char service_digest[SHA256_DIGEST_LENGTH];
+	bool require_exp;       /* plugin_opt_require_exp, default true */
+	bool bind_client_id;    /* plugin_opt_client_id_rule strict (default) | any */
+};
+
+struct plugin {
+	mosquitto_plugin_id_t *id;
+	struct plugin_config cfg;
+	struct sessions *sessions;
+};
+
+static int instances; /* one instance per broker: presence is per process */
+
+/* Copies a client-supplied string for the log: bounded, printable ASCII. */
+static const char *printable(const char *s, char out[LOG_FIELD_MAX + 1])
+{
+	size_t n = 0;
+	for (; s && s[n] && n < LOG_FIELD_MAX; n++)
+		out[n] = (s[n] >= 0x20 && s[n] < 0x7f) ? s[n] : '?';
+	out[n] = '\0';
+	return s ? out : "(none)";
+}
+
+static void config_free(struct plugin_config *c)
+{
+	if (c->jwt_secret) {
+		OPENSSL_cleanse(c->jwt_secret, c->jwt_secret_len);
+		free(c->jwt_secret);
+	}
+	OPENSSL_cleanse(c, sizeof(*c));
+}
+
+static int sha256(const void *data, size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
+{
+	unsigned int n = 0;
+	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == SHA256_DIGEST_LENGTH ? 0 : -1;
+}
+
+static const char *opt_value(const struct mosquitto_opt *opts, int count, const char *key)
+{
+	for (int i = 0; i < count; i++)
+		if (opts[i].key && !strcmp(opts[i].key, key))
+			return opts[i].value;
+	return NULL;
+}
+
+static int opt_bool(const char *v, bool dflt, bool *out)
+{
+	if (!v)
+		*out = dflt;
+	else if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* Reads every option and both secrets into *c. 0, or -1 (logged). */
+static int config_load(struct mosquitto_opt *opts, int count, struct plugin_config *c)
+{
+	static const char *const known[] = {"jwt_secret_file", "service_secret_file", "require_exp", "client_id_rule"};
+	char *svc = NULL;
+	size_t svc_len = 0;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	for (int i = 0; i < count; i++) {
+		bool ok = false;
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			ok = ok || (opts[i].key && !strcmp(opts[i].key, known[k]));
+		if (!ok)
+			mosquitto_log_printf(MOSQ_LOG_WARNING, PLUGIN_NAME ": unknown option plugin_opt_%s ignored",
+					     opts[i].key ? opts[i].key : "");
+	}
+	if (opt_bool(opt_value(opts, count, "require_exp"), true, &c->require_exp)) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_require_exp must be true or false");
+		goto out;
+	}
+	const char *rule = opt_value(opts, count, "client_id_rule");
+	if (!rule || !strcmp(rule, "strict")) {
+		c->bind_client_id = true;
+	} else if (!strcmp(rule, "any")) {
+		c->bind_client_id = false;
+		mosquitto_log_printf(MOSQ_LOG_WARNING,
+				     PLUGIN_NAME ": client_id_rule any: a user can take over another's session");
+	} else {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_client_id_rule must be strict or any");
+		goto out;
+	}
+
+	c->jwt_secret = (unsigned char *)secret_load(opt_value(opts, count, "jwt_secret_file"), "RINGMQ_JWT_SECRET",
+						     &c->jwt_secret_len);
+	if (!c->jwt_secret) {
+		mosquitto_log_printf(MOSQ_LOG_ERR,
+				     PLUGIN_NAME ": no JWT secret (plugin_opt_jwt_secret_file or RINGMQ_JWT_SECRET)");
+		goto out;
+	}
+	svc = secret_load(opt_value(opts, count, "service_secret_file"), "RINGMQ_SERVICE_SECRET", &svc_len);
+	if (!svc) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME
+				     ": no service secret (plugin_opt_service_secret_file or RINGMQ_SERVICE_SECRET)");
+		goto out;
+	}
+	if (sha256(svc, svc_len, c->service_digest)) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": SHA-256 unavailable");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (svc) {
+		OPENSSL_cleanse(svc, svc_len);
+		free(svc);
+	}
+	if (rc)
+		config_free(c);
+	return rc;
+}
+
+/* Queues a JSON object on the presence topic (QoS 1, not retained). */
+static void presence_send(json_t *obj)
+{
+	char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	if (!text || mosquitto_broker_publish_copy(NULL, PRESENCE_TOPIC, (int)strlen(text), text, 1, false, NULL))
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": %s: could not publish presence", __func__);
+	free(text);
+	json_decref(obj);
+}
+
+static void presence_user(const char *user_id, bool online)
+{
+	presence_send(json_pack("{s:s, s:b}", "user_id", user_id, "online", online));
+}
+
+static void snapshot_add(const char *user_id, void *arg)
+{
+	json_array_append_new(arg, json_string(user_id));
+}
+
+static void presence_snapshot(const struct plugin *p)
+{
+	json_t *users = json_array();
+	if (users)
+		sessions_each_user(p->sessions, snapshot_add, users);
+	presence_send(users ? json_pack("{s:o}", "snapshot", users) : NULL);
+}
+
+static int refuse_login(struct mosquitto *client, const char *username, const char *why)
+{
+	char u[LOG_FIELD_MAX + 1], c[LOG_FIELD_MAX + 1];
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": refused login of \"%s\" (client id \"%s\") from %s: %s",
+			     printable(username, u), printable(mosquitto_client_id(client), c),
+			     mosquitto_client_address(client) ? mosquitto_client_address(client) : "?", why);
+	return MOSQ_ERR_AUTH;
+}
+
+static int service_login(struct plugin *p, struct mosquitto *client, const char *username, const char *password)
+{
+	unsigned char got[SHA256_DIGEST_LENGTH];
+	if (!password)
+		return refuse_login(client, username, "no password");
+	if (sha256(password, strlen(password), got))
+		return MOSQ_ERR_UNKNOWN;
+	if (CRYPTO_memcmp(got, p->cfg.service_digest, sizeof(got)) != 0)
+		return refuse_login(client, username, "wrong service secret");
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int user_login(struct plugin *p, struct mosquitto *client, const char *username, const char *password)
+{
+	struct jwt_claims claims;
+	if (!password)
+		return refuse_login(client, username, "no token");
+	int err = jwt_verify(password, strnlen(password, JWT_MAX_LEN + 1), p->cfg.jwt_secret, p->cfg.jwt_secret_len,
+			     (int64_t)time(NULL), p->cfg.require_exp, &claims);
+	if (err != JWT_OK)
+		return refuse_login(client, username, jwt_strerror(err));
+	if (strcmp(claims.user_id, username) != 0)
+		return refuse_login(client, username, "username is not the token's user id");
+	const char *client_id = mosquitto_client_id(client);
+	if (p->cfg.bind_client_id && !acl_client_id_ok(username, client_id))
+		return refuse_login(client, username, "client id is not \"<user id>:<device>\"");
+
+	int went_online = sessions_add(p->sessions, client, username, claims.username, client_id);
+	if (went_online < 0)
+		return MOSQ_ERR_NOMEM;
+	if (went_online)
+		presence_user(username, true);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_basic_auth(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_basic_auth *ev = event_data;
+	struct plugin *p = userdata;
+
+	switch (acl_kind_of(ev->username)) {
+	case ACL_USER:
+		return user_login(p, ev->client, ev->username, ev->password);
+	case ACL_BRIDGE:
+	case ACL_RULES:
+		return service_login(p, ev->client, ev->username, ev->password);
+	default:
+		return refuse_login(ev->client, ev->username, "username breaks the id rule");
+	}
+}
+
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_acl_check *ev = event_data;
+	struct plugin *p = userdata;
+	const char *username = mosquitto_client_username(ev->client);
+	enum acl_kind kind = acl_kind_of(username);
+	enum acl_access access;
+
+	switch (ev->access) {
+	case MOSQ_ACL_SUBSCRIBE:
+		access = ACL_SUBSCRIBE;
+		break;
+	case MOSQ_ACL_UNSUBSCRIBE:
+		access = ACL_UNSUBSCRIBE;
+		break;
+	case MOSQ_ACL_READ:
+		access = ACL_READ;
+		break;
+	case MOSQ_ACL_WRITE:
+		access = ACL_WRITE;
+		break;
+	default:
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	if (access == ACL_WRITE && kind == ACL_USER) {
+		/* The broker checks a will as a write, sent after the disconnect
+		 * event (or, on a session takeover, after the newer login). */
+		const struct session *se = sessions_find(p->sessions, ev->client);
+		if (!se || se->superseded || strcmp(se->user_id, username) != 0)
+			access = ACL_WILL;
+	}
+	if (acl_allows(kind, username, access, ev->topic, ev->retain))
+		return MOSQ_ERR_SUCCESS;
+
+	static const char *const names[] = {"?", "subscribe", "read", "publish", "will", "unsubscribe"};
+	char u[LOG_FIELD_MAX + 1], t[LOG_FIELD_MAX + 1];
+	mosquitto_log_printf(access == ACL_READ ? MOSQ_LOG_DEBUG : MOSQ_LOG_NOTICE,
+			     PLUGIN_NAME ": refused %s%s of \"%s\" by \"%s\"", names[access],
+			     ev->retain && access != ACL_SUBSCRIBE ? " (retained)" : "", printable(ev->topic, t),
+			     printable(username, u));
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+/* True when topic is exactly "users/<user_id>/outbox". */
+static bool is_own_outbox(const char *topic, const char *user_id)
+{
+	size_t n = strlen(user_id);
+	return !strncmp(topic, "users/", 6) && !strncmp(topic + 6, user_id, n) && !strcmp(topic + 6 + n, "/outbox");
+}
+
+static int on_message(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_message *ev = event_data;
+	struct plugin *p = userdata;
+	const char *username = mosquitto_client_username(ev->client);
+	enum acl_kind kind = acl_kind_of(username);
+
+	if (kind == ACL_RULES && ev->topic && !strcmp(ev->topic, HELLO_TOPIC)) {
+		presence_snapshot(p);
+		return MOSQ_ERR_SUCCESS;
+	}
+	if (kind != ACL_USER)
+		return MOSQ_ERR_SUCCESS;
+
+	const struct session *se = sessions_find(p->sessions, ev->client);
+	if (!se || !ev->topic || !is_own_outbox(ev->topic, se->user_id))
+		return MOSQ_ERR_ACL_DENIED; /* acl_allows let it through: cannot happen */
+
+	mosquitto_property *props = NULL;
+	if (mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "sender_id", se->user_id) ||
+	    mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "sender_username", se->username)) {
+		mosquitto_property_free_all(&props);
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": %s: out of memory", __func__);
+		return MOSQ_ERR_NOMEM;
+	}
+	mosquitto_property_free_all(&ev->properties);
+	ev->properties = props;
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_disconnect *ev = event_data;
+	struct plugin *p = userdata;
+	char user_id[IDS_MAX + 1];
+
+	if (sessions_remove(p->sessions, ev->client, user_id) == 1)
+		presence_user(user_id, false);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_reload(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_reload *ev = event_data;
+	struct plugin *p = userdata;
+	struct plugin_config fresh;
+
+	if (config_load(ev->options, ev->option_count, &fresh)) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": reload failed, keeping the old configuration");
+		return MOSQ_ERR_SUCCESS;
+	}
+	config_free(&p->cfg);
+	p->cfg = fresh;
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": configuration reloaded");
+	return MOSQ_ERR_SUCCESS;
+}
+
+static const struct {
+	int event;
+	MOSQ_FUNC_generic_callback cb;
+} callbacks[] = {
+	{MOSQ_EVT_BASIC_AUTH, on_basic_auth}, {MOSQ_EVT_ACL_CHECK, on_acl_check},
+	{MOSQ_EVT_MESSAGE, on_message},       {MOSQ_EVT_DISCONNECT, on_disconnect},
+	{MOSQ_EVT_RELOAD, on_reload},
+};
+#define N_CALLBACKS (sizeof(callbacks) / sizeof(callbacks[0]))
+
+static void plugin_free(struct plugin *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < N_CALLBACKS; i++)
+		mosquitto_callback_unregister(p->id, callbacks[i].event, callbacks[i].cb, NULL);
+	sessions_free(p->sessions);
+	config_free(&p->cfg);
+	free(p);
+}
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+	for (int i = 0; i < supported_version_count; i++)
+		if (supported_versions[i] == 5)
+			return 5;
+	return -1;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, struct mosquitto_opt *options,
+			  int option_count)
+{
+	struct plugin *p = NULL;
+	int rc = MOSQ_ERR_UNKNOWN;
+
+	if (instances > 0) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": load it once, globally (per_listener_settings false)");
+		return MOSQ_ERR_INVAL;
+	}
+	log_init(PLUGIN_NAME, LOG_LEVEL_INFO); /* for secret_load's messages */
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return MOSQ_ERR_NOMEM;
+	p->id = identifier;
+	p->sessions = sessions_new();
+	if (!p->sessions) {
+		rc = MOSQ_ERR_NOMEM;
+		goto fail;
+	}
+	if (config_load(options, option_count, &p->cfg)) {
+		rc = MOSQ_ERR_INVAL;
+		goto fail;
+	}
+	for (size_t i = 0; i < N_CALLBACKS; i++) {
+		rc = mosquitto_callback_register(identifier, callbacks[i].event, callbacks[i].cb, NULL, p);
+		if (rc) {
+			mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": cannot register callback %d: %d",
+					     callbacks[i].event, rc);
+			goto fail;
+		}
+	}
+	instances++;
+	*userdata = p;
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": ready (exp %s, client ids %s)",
+			     p->cfg.require_exp ? "required" : "optional",
+			     p->cfg.bind_client_id ? "\"<user id>:<device>\"" : "unbound");
+	return MOSQ_ERR_SUCCESS;
+fail:
+	plugin_free(p);
+	return rc;
+}
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
+{
+	plugin_free(userdata);
+	if (instances > 0)
+		instances--;
+	return MOSQ_ERR_SUCCESS;
+}
