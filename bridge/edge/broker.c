@@ -1,0 +1,235 @@
+/* broker: the MQTT link adopted into the libwebsockets loop. */
+#include "broker.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "requests.h"
+#include "sessions.h"
+#include "ws.h"
+
+#define BROKER_TICK_MS 1000
+
+static void kick(struct edge *e)
+{
+	if (e->link_wsi && mqtt_link_want_write(e->link))
+		lws_callback_on_writable(e->link_wsi);
+}
+
+bool broker_up(const struct edge *e)
+{
+	return e->link && mqtt_link_is_up(e->link);
+}
+
+int broker_publish(struct edge *e, const char *topic, const void *payload, size_t len, const struct mqtt_pub *opt)
+{
+	if (mqtt_link_publish(e->link, topic, payload, len, opt) != 0)
+		return -1;
+	e->metrics.published++;
+	kick(e);
+	return 0;
+}
+
+int broker_subscribe(struct edge *e, const char *topic, int *mid)
+{
+	int rc = mqtt_link_subscribe(e->link, topic, 1, mid);
+	kick(e);
+	return rc;
+}
+
+int broker_unsubscribe(struct edge *e, const char *topic)
+{
+	int rc = mqtt_link_unsubscribe(e->link, topic);
+	kick(e);
+	return rc;
+}
+
+/* Drops the adopted descriptor (its close callback schedules the retry). */
+static void drop_wsi(struct edge *e)
+{
+	if (e->link_wsi)
+		lws_set_timeout(e->link_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void try_connect(lws_sorted_usec_list_t *sul);
+
+static void schedule_retry(struct edge *e)
+{
+	if (e->stopping)
+		return;
+	int ms = mqtt_link_retry_ms(e->link);
+	lws_sul_schedule(e->ctx, 0, &e->sul_retry, try_connect, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+static void try_connect(lws_sorted_usec_list_t *sul)
+{
+	struct edge *e = lws_container_of(sul, struct edge, sul_retry);
+	if (e->stopping || e->link_wsi)
+		return;
+	if (mqtt_link_connect(e->link) != 0) {
+		schedule_retry(e);
+		return;
+	}
+	int fd = dup(mqtt_link_fd(e->link));
+	if (fd < 0) {
+		log_error("%s: dup: cannot watch the broker socket", __func__);
+		mqtt_link_disconnect(e->link);
+		schedule_retry(e);
+		return;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	lws_sock_file_fd_type u = {.filefd = fd};
+	e->link_wsi = lws_adopt_descriptor_vhost(e->vh, LWS_ADOPT_RAW_FILE_DESC, u, "ringmq-broker", NULL);
+	if (!e->link_wsi) {
+		log_error("%s: cannot adopt the broker socket", __func__);
+		mqtt_link_disconnect(e->link);
+		schedule_retry(e);
+		return;
+	}
+	kick(e);
+}
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	struct edge *e = lws_container_of(sul, struct edge, sul_tick);
+	if (e->link_wsi) {
+		if (mqtt_link_on_tick(e->link) < 0)
+			drop_wsi(e);
+		else
+			kick(e);
+	}
+	lws_sul_schedule(e->ctx, 0, &e->sul_tick, tick, BROKER_TICK_MS * LWS_US_PER_MS);
+}
+
+static void on_up(void *user, bool session_present)
+{
+	struct edge *e = user;
+	mqtt_link_subscribe(e->link, e->replies_topic, 1, NULL);
+	mqtt_link_subscribe(e->link, "svc/rules/hello", 1, NULL);
+	sessions_link_up(e);
+}
+
+static void on_down(void *user, int reason)
+{
+	struct edge *e = user;
+	e->metrics.broker_reconnects++;
+	sessions_link_down(e);
+	drop_wsi(e);
+}
+
+/* Error frames for one MQTT device travel on the user's notification
+ * topic; web sockets skip them (rules builds them with "type" first). */
+static bool is_device_error(const void *payload, size_t len)
+{
+	static const char prefix[] = "{\"type\":\"error\"";
+	return len >= sizeof(prefix) - 1 && !memcmp(payload, prefix, sizeof(prefix) - 1);
+}
+
+static void on_message(void *user, const struct mosquitto_message *msg, const mosquitto_property *props)
+{
+	struct edge *e = user;
+	const char *t = msg->topic;
+	if (!strcmp(t, e->replies_topic)) {
+		char corr[64];
+		if (mqtt_prop_corr(props, corr, sizeof(corr)) < 0)
+			return;
+		if (!strncmp(corr, "r:", 2)) {
+			requests_complete(e, corr, msg->payload, (size_t)msg->payloadlen);
+		} else if (!strncmp(corr, "d:", 2)) {
+			struct ws_conn *c = ws_by_device(e, corr + 2);
+			if (c) {
+				struct outmsg *m = outmsg_new(msg->payload, (size_t)msg->payloadlen);
+				if (m) {
+					ws_send(c, m);
+					outmsg_unref(m);
+				}
+			}
+		}
+	} else if (!strcmp(t, "svc/rules/hello")) {
+		sessions_presence_snapshot(e);
+	} else if (!strncmp(t, "users/", 6)) {
+		if (!is_device_error(msg->payload, (size_t)msg->payloadlen))
+			sessions_deliver(e, t, msg->payload, (size_t)msg->payloadlen);
+	} else {
+		sessions_deliver(e, t, msg->payload, (size_t)msg->payloadlen);
+	}
+}
+
+static void on_subscribed(void *user, int mid, int granted)
+{
+	sessions_subscribed(user, mid, granted);
+}
+
+int broker_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct edge *e = edge_of(wsi);
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (wsi != e->link_wsi || mqtt_link_on_readable(e->link) < 0)
+			return -1;
+		kick(e);
+		break;
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		if (wsi != e->link_wsi || mqtt_link_on_writable(e->link) < 0)
+			return -1;
+		kick(e);
+		break;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (wsi == e->link_wsi) {
+			e->link_wsi = NULL;
+			if (mqtt_link_fd(e->link) >= 0)
+				mqtt_link_disconnect(e->link);
+			sessions_link_down(e);
+			schedule_retry(e);
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int broker_start(struct edge *e)
+{
+	char will[64];
+	snprintf(will, sizeof(will), "{\"snapshot\":[]}");
+	struct mqtt_cfg cfg = {
+		.host = e->cfg.mqtt_host,
+		.port = e->cfg.mqtt_port,
+		.client_id = e->bridge_id,
+		.username = e->cfg.service_secret ? "svc:bridge" : NULL,
+		.password = e->cfg.service_secret,
+		.keepalive_s = 15,
+		.will_topic = e->presence_topic,
+		.will_payload = will,
+	};
+	struct mqtt_cbs cbs = {
+		.on_up = on_up,
+		.on_down = on_down,
+		.on_message = on_message,
+		.on_subscribed = on_subscribed,
+	};
+	e->link = mqtt_link_new(&cfg, &cbs, e);
+	if (!e->link)
+		return -1;
+	lws_sul_schedule(e->ctx, 0, &e->sul_retry, try_connect, 1);
+	lws_sul_schedule(e->ctx, 0, &e->sul_tick, tick, BROKER_TICK_MS * LWS_US_PER_MS);
+	return 0;
+}
+
+void broker_stop(struct edge *e)
+{
+	e->stopping = true;
+	lws_sul_cancel(&e->sul_retry);
+	lws_sul_cancel(&e->sul_tick);
+	if (broker_up(e)) {
+		static const char gone[] = "{\"snapshot\":[]}";
+		mqtt_link_publish(e->link, e->presence_topic, gone, sizeof(gone) - 1, NULL);
+	}
+	if (e->link)
+		mqtt_link_disconnect(e->link);
+}

@@ -1,0 +1,87 @@
+/* edge: the private umbrella header of ringmq-bridge.
+ *
+ * One process, one thread, one libwebsockets loop. The loop owns the
+ * listening socket (HTTP + WebSocket, ws.c and http.c) and the broker link's
+ * descriptor (broker.c adopts it). Everything the process knows lives in
+ * one struct edge, reached from any callback through lws_context_user().
+ * The bridge holds no call state: it authenticates, checks frames cheaply,
+ * publishes them for rules, and fans the broker's messages out to sockets. */
+#ifndef RINGMQ_EDGE_H
+#define RINGMQ_EDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "hmap.h"
+#include "ids.h"
+#include "jwt.h"
+#include "metrics.h"
+#include "mqtt.h"
+
+#define EDGE_MAX_ORIGINS 16
+#define EDGE_TOPIC_MAX 160
+#define EDGE_DEVICE_LEN 18           /* "d-" + 16 hex */
+#define EDGE_REFUSED_WINDOW_MS 10000 /* refused frames counted over this window */
+#define EDGE_REFUSED_MAX 100         /* ... and the socket closed (1008) beyond this */
+#define EDGE_HTTP_BODY_MAX (64 * 1024)
+#define EDGE_READY_WAIT_MS 5000      /* a socket not subscribed by then is closed 1013 */
+
+struct edge_cfg {
+	const char *listen;
+	int port;
+	const char *mqtt_host;
+	int mqtt_port;
+	char *jwt_secret;
+	size_t jwt_secret_len;
+	char *api_key;
+	size_t api_key_len;
+	char *service_secret;
+	const char *web_root;
+	const char *origins[EDGE_MAX_ORIGINS];
+	int norigins;
+	int request_timeout_ms;
+	size_t max_frame;
+	int rate;
+	int burst;
+	size_t send_queue;
+	bool require_exp;
+};
+
+struct edge {
+	struct edge_cfg cfg;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	struct mqtt_link *link;
+	struct lws *link_wsi;        /* the adopted broker descriptor, or NULL */
+	lws_sorted_usec_list_t sul_tick;
+	lws_sorted_usec_list_t sul_retry;
+	char bridge_id[20];          /* "b-" + 16 hex */
+	char replies_topic[64];      /* svc/bridges/<id>/replies */
+	char presence_topic[64];     /* svc/presence/<id> */
+	struct hmap *topics;         /* topic -> struct sub (sessions.c) */
+	struct hmap *devices;        /* device id -> struct ws_conn (ws.c) */
+	struct hmap *requests;       /* "r:<n>" -> struct request (requests.c) */
+	uint64_t next_request;
+	struct metrics metrics;
+	bool stopping;
+};
+
+static inline struct edge *edge_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/* The protocol callbacks (ws.c routes HTTP to http.c). */
+int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+int broker_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
+/* True when origin (may be NULL or empty: non-browser clients) may open
+ * sockets and make CORS requests: the bridge's own origin (http(s)://<Host>
+ * of this request) or one on the --allow-origin list ("*" allows all). */
+bool edge_origin_allowed(const struct edge *e, struct lws *wsi, const char *origin);
+
+#endif

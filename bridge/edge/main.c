@@ -1,0 +1,238 @@
+/* ringmq-bridge: the WebSocket/HTTP edge of ringmq.
+ *
+ * main owns the configuration, the libwebsockets context and its loop, and
+ * the shutdown: SIGTERM/SIGINT close every socket with 1001, flush, tell the
+ * broker we are gone and exit 0. ws.c, http.c and broker.c do the work. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "edge.h"
+#include "log.h"
+#include "requests.h"
+#include "secret.h"
+#include "sessions.h"
+#include "ws.h"
+
+#define SHUTDOWN_FLUSH_MS 1000
+
+static volatile sig_atomic_t interrupted;
+static struct lws_context *signal_ctx;
+
+static void on_signal(int sig)
+{
+	interrupted = 1;
+	if (signal_ctx)
+		lws_cancel_service(signal_ctx);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ringmq-bridge [options]\n"
+		"The WebSocket/HTTP edge of ringmq: web clients connect here; frames travel\n"
+		"over MQTT to ringmq-rules and back.\n\n"
+		"  --listen ADDR             listen address (default 127.0.0.1)\n"
+		"  --port N                  HTTP/WebSocket port (default 8080)\n"
+		"  --mqtt-host H             broker host (default 127.0.0.1)\n"
+		"  --mqtt-port N             broker port (default 1883)\n"
+		"  --jwt-secret-file F       HS256 key for user tokens (else $RINGMQ_JWT_SECRET; required)\n"
+		"  --api-key-file F          server API key (else $RINGMQ_API_KEY; none: /api/ answers 401)\n"
+		"  --service-secret-file F   broker login as svc:bridge (else $RINGMQ_SERVICE_SECRET; none: anonymous)\n"
+		"  --web-root DIR            serve the demo page from DIR at /\n"
+		"  --allow-origin ORIGIN     allow this Origin for WebSockets and CORS (repeatable; \"*\" = any;\n"
+		"                            the bridge's own origin is always allowed)\n"
+		"  --request-timeout-ms N    longest wait for rules before 503 (default 2000)\n"
+		"  --max-frame BYTES         larger frames close the socket with 1009 (default 65536)\n"
+		"  --rate N                  frames per second per socket (default 50)\n"
+		"  --burst N                 burst allowance (default 100)\n"
+		"  --send-queue BYTES        queued for one socket before close 1013 (default 1048576)\n"
+		"  --no-require-exp          accept tokens without exp\n"
+		"  --log-level L             error, warn, info, debug (default info; or $RINGMQ_LOG_LEVEL)\n"
+		"  --help                    this text\n");
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+	char *end = NULL;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
+{
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"port", required_argument, NULL, 'p'},
+		{"mqtt-host", required_argument, NULL, 'H'},
+		{"mqtt-port", required_argument, NULL, 'P'},
+		{"jwt-secret-file", required_argument, NULL, 'j'},
+		{"api-key-file", required_argument, NULL, 'k'},
+		{"service-secret-file", required_argument, NULL, 's'},
+		{"web-root", required_argument, NULL, 'w'},
+		{"allow-origin", required_argument, NULL, 'o'},
+		{"request-timeout-ms", required_argument, NULL, 't'},
+		{"max-frame", required_argument, NULL, 'f'},
+		{"rate", required_argument, NULL, 'r'},
+		{"burst", required_argument, NULL, 'b'},
+		{"send-queue", required_argument, NULL, 'q'},
+		{"no-require-exp", no_argument, NULL, 'x'},
+		{"log-level", required_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *jwt_file = NULL, *api_file = NULL, *svc_file = NULL;
+	long v;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': cfg->listen = optarg; break;
+		case 'p': if (parse_int(optarg, 0, 65535, &v)) goto bad; cfg->port = (int)v; break;
+		case 'H': cfg->mqtt_host = optarg; break;
+		case 'P': if (parse_int(optarg, 1, 65535, &v)) goto bad; cfg->mqtt_port = (int)v; break;
+		case 'j': jwt_file = optarg; break;
+		case 'k': api_file = optarg; break;
+		case 's': svc_file = optarg; break;
+		case 'w': cfg->web_root = optarg; break;
+		case 'o':
+			if (cfg->norigins == EDGE_MAX_ORIGINS) {
+				fprintf(stderr, "ringmq-bridge: at most %d --allow-origin\n", EDGE_MAX_ORIGINS);
+				return 2;
+			}
+			cfg->origins[cfg->norigins++] = optarg;
+			break;
+		case 't': if (parse_int(optarg, 10, 600000, &v)) goto bad; cfg->request_timeout_ms = (int)v; break;
+		case 'f': if (parse_int(optarg, 128, 16 << 20, &v)) goto bad; cfg->max_frame = (size_t)v; break;
+		case 'r': if (parse_int(optarg, 1, 1000000, &v)) goto bad; cfg->rate = (int)v; break;
+		case 'b': if (parse_int(optarg, 1, 1000000, &v)) goto bad; cfg->burst = (int)v; break;
+		case 'q': if (parse_int(optarg, 1024, 1L << 30, &v)) goto bad; cfg->send_queue = (size_t)v; break;
+		case 'x': cfg->require_exp = false; break;
+		case 'v':
+			if ((*level = log_level_parse(optarg)) < 0)
+				goto bad;
+			break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ringmq-bridge: unexpected argument %s\n", argv[optind]);
+		return 2;
+	}
+	cfg->jwt_secret = secret_load(jwt_file, "RINGMQ_JWT_SECRET", &cfg->jwt_secret_len);
+	if (!cfg->jwt_secret) {
+		fprintf(stderr, "ringmq-bridge: no JWT secret (--jwt-secret-file or $RINGMQ_JWT_SECRET)\n");
+		return 2;
+	}
+	cfg->api_key = secret_load(api_file, "RINGMQ_API_KEY", &cfg->api_key_len);
+	if (api_file && !cfg->api_key)
+		return 2;
+	cfg->service_secret = secret_load(svc_file, "RINGMQ_SERVICE_SECRET", NULL);
+	if (svc_file && !cfg->service_secret)
+		return 2;
+	return 0;
+bad:
+	fprintf(stderr, "ringmq-bridge: bad value: %s (see --help)\n", optarg);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	static struct edge e;
+	int level = log_level_parse(getenv("RINGMQ_LOG_LEVEL"));
+	e.cfg = (struct edge_cfg){
+		.listen = "127.0.0.1",
+		.port = 8080,
+		.mqtt_host = "127.0.0.1",
+		.mqtt_port = 1883,
+		.request_timeout_ms = 2000,
+		.max_frame = 64 * 1024,
+		.rate = 50,
+		.burst = 100,
+		.send_queue = 1024 * 1024,
+		.require_exp = true,
+	};
+	int rc = parse_args(argc, argv, &e.cfg, &level);
+	if (rc)
+		return rc;
+	log_init("ringmq-bridge", level < 0 ? LOG_LEVEL_INFO : (enum log_level)level);
+	lws_set_log_level(LLL_ERR | (level >= LOG_LEVEL_DEBUG ? LLL_WARN : 0), NULL);
+
+	e.bridge_id[0] = 'b';
+	e.bridge_id[1] = '-';
+	ids_random_hex(e.bridge_id + 2, 16);
+	snprintf(e.replies_topic, sizeof(e.replies_topic), "svc/bridges/%s/replies", e.bridge_id);
+	snprintf(e.presence_topic, sizeof(e.presence_topic), "svc/presence/%s", e.bridge_id);
+	e.devices = hmap_new();
+	if (!e.devices || sessions_init(&e) || requests_init(&e))
+		return 1;
+
+	static const struct lws_protocols protocols[] = {
+		{"ringmq", ws_callback, sizeof(struct ws_conn), 16384, 0, NULL, 0},
+		{"ringmq-broker", broker_callback, 0, 0, 0, NULL, 0},
+		{NULL, NULL, 0, 0, 0, NULL, 0},
+	};
+	static const lws_retry_bo_t idle = {
+		.secs_since_valid_ping = 30,
+		.secs_since_valid_hangup = 60,
+	};
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = e.cfg.port;
+	info.iface = e.cfg.listen;
+	info.protocols = protocols;
+	info.vhost_name = "ringmq";
+	info.user = &e;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | (strchr(e.cfg.listen, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6);
+	info.retry_and_idle_policy = &idle;
+	info.max_http_header_data = 8192;
+	info.timeout_secs = 10;
+	info.keepalive_timeout = 30;
+	info.pt_serv_buf_size = 32 * 1024;
+
+	signal(SIGPIPE, SIG_IGN);
+	e.ctx = lws_create_context(&info);
+	if (!e.ctx) {
+		log_error("cannot listen on %s:%d", e.cfg.listen, e.cfg.port);
+		return 1;
+	}
+	e.vh = lws_get_vhost_by_name(e.ctx, "ringmq");
+	signal_ctx = e.ctx;
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (broker_start(&e) != 0) {
+		lws_context_destroy(e.ctx);
+		return 1;
+	}
+	log_info("ringmq-bridge %s listening on http://%s:%d (broker %s:%d)", e.bridge_id, e.cfg.listen, e.cfg.port,
+		 e.cfg.mqtt_host, e.cfg.mqtt_port);
+
+	while (!interrupted)
+		if (lws_service(e.ctx, 0) < 0)
+			break;
+
+	log_info("shutting down: closing %zu sockets with 1001", hmap_count(e.devices));
+	ws_close_all(&e);
+	int64_t until = ids_mono_ms() + SHUTDOWN_FLUSH_MS;
+	while (hmap_count(e.devices) && ids_mono_ms() < until)
+		lws_service(e.ctx, 0);
+	broker_stop(&e);
+	lws_context_destroy(e.ctx);
+	requests_free(&e);
+	sessions_free(&e);
+	hmap_free(e.devices);
+	mqtt_link_free(e.link);
+	free(e.cfg.jwt_secret);
+	free(e.cfg.api_key);
+	free(e.cfg.service_secret);
+	log_info("stopped");
+	return 0;
+}
