@@ -1,13 +1,13 @@
 """Fixtures of the browser end-to-end tests.
 
-Starts the real service on free loopback ports (mosquitto, ringmq-rules,
-ringmq-bridge serving web/) and real Chromium instances driven by Debian's
-python3-selenium + chromium-driver, each with its own fresh profile and a fake
-camera and microphone. run.sh runs all this inside a network namespace that
-has only loopback.
+Starts the real service on free loopback ports (mosquitto with the repo's
+mosquitto.conf, ringmq-rules, ringmq-bridge serving web/) through the
+integration tests' harness (tests/integration/conftest.py, binaries from
+$RINGMQ_BUILD_DIR, default build/), and real Chromium instances driven by
+Debian's python3-selenium + chromium-driver, each with its own fresh profile
+and a fake camera and microphone. run.sh runs all this inside a network
+namespace that has only loopback.
 
-Binaries come from $RINGMQ_BUILD (default: build-web, else build) or one by
-one from $RINGMQ_BRIDGE_BIN / $RINGMQ_RULES_BIN / $MOSQUITTO_BIN.
 $RINGMQ_BROWSER_URL points the tests at a service already running on
 loopback instead (its JWT secret in $RINGMQ_JWT_SECRET, API key in
 $RINGMQ_API_KEY); the tests that need their own ring time-out then skip.
@@ -15,13 +15,12 @@ Every wait is bounded.
 """
 import base64
 import contextlib
+import importlib.util
 import hashlib
 import hmac
 import json
 import os
-import shutil
-import socket
-import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -34,7 +33,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ARTIFACTS = os.path.join(REPO, "tests", "artifacts")
-WEB_ROOT = os.path.join(REPO, "web")
+INTEGRATION = os.path.join(REPO, "tests", "integration")
 
 CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER_BIN", "/usr/bin/chromedriver")
@@ -46,33 +45,13 @@ CHROME_FLAGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
 
-START_WAIT = 15.0        # seconds for a process to come up
-LONG_RING_MS = 60000     # ring time-out of the main stack: longer than any test waits
+LONG_RING_MS = 45000     # ring time-out of the main stack (the default): longer than any test rings
 SHORT_RING_MS = 3000     # ring time-out of the stack of the missed-call test
 DEMO_USERS = {"alice": "Alice", "bob": "Bob", "carol": "Carol"}
 CONVERSATION = "demo"
 
 
 # ----------------------------------------------------------------- helpers
-
-def free_port():
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, what, timeout=START_WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode} while starting")
-        with contextlib.closing(socket.socket()) as s:
-            s.settimeout(0.5)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout}s")
-
 
 def b64url(raw):
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
@@ -106,125 +85,53 @@ def http(method, url, body=None, headers=None, timeout=5.0):
         return status, raw
 
 
-def build_dir():
-    if os.environ.get("RINGMQ_BUILD"):
-        return os.environ["RINGMQ_BUILD"]
-    for d in ("build-web", "build"):
-        if os.path.exists(os.path.join(REPO, d, "bridge", "edge", "ringmq-bridge")):
-            return os.path.join(REPO, d)
-    return os.path.join(REPO, "build")
+_harness = []
 
 
-def binary(env, rel):
-    path = os.environ.get(env) or os.path.join(build_dir(), rel)
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"{path} is missing: build first (cmake -S . -B build && make -C build), "
-                    f"or set ${env}")
-    return path
+def _integration_harness():
+    """tests/integration/conftest.py as a plain module (its Stack starts the
+    repo's mosquitto.conf, rules and bridge on free ports, as the
+    integration tests do); loaded under another name so it registers no
+    fixtures here."""
+    if _harness:
+        return _harness[0]
+    sys.path.insert(0, INTEGRATION)
+    spec = importlib.util.spec_from_file_location(
+        "ringmq_integration_harness", os.path.join(INTEGRATION, "conftest.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    _harness.append(mod)
+    return mod
 
 
-# ----------------------------------------------------------------- the service
-
-class Stack:
-    """mosquitto + ringmq-rules + ringmq-bridge on free loopback ports."""
+class RealService:
+    """The real service for the browsers: the integration harness's Stack
+    (mosquitto + ringmq-rules + ringmq-bridge serving web/) with the demo
+    conversation between alice, bob and carol."""
 
     def __init__(self, ring_timeout_ms):
+        harness = _integration_harness()
         self.ring_timeout_ms = ring_timeout_ms
-        self.dir = tempfile.mkdtemp(prefix="ringmq-browser-")
-        self.procs = []
-        self.logs = []
-        self.secret = "browser-test-jwt-secret-" + os.urandom(8).hex()
-        self.api_key = "browser-test-api-key-" + os.urandom(8).hex()
-
-    def _file(self, name, content):
-        path = os.path.join(self.dir, name)
-        with open(path, "w") as f:
-            f.write(content)
-        os.chmod(path, 0o600)
-        return path
-
-    def _spawn(self, name, argv):
-        log = open(os.path.join(self.dir, name + ".log"), "wb")
-        self.logs.append((name, log.name))
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("RINGMQ_JWT_SECRET", "RINGMQ_API_KEY", "RINGMQ_SERVICE_SECRET")}
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                             stdin=subprocess.DEVNULL)
-        log.close()
-        self.procs.append((name, p))
-        return p
+        self.stack = harness.Stack(ring_timeout_ms=ring_timeout_ms,
+                                   name=f"browser stack (ring {ring_timeout_ms} ms)")
+        self.url = self.stack.base_url
 
     def start(self):
-        mosquitto = os.environ.get("MOSQUITTO_BIN") or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        bridge = binary("RINGMQ_BRIDGE_BIN", "bridge/edge/ringmq-bridge")
-        rules = binary("RINGMQ_RULES_BIN", "bridge/rules/ringmq-rules")
-        self.mqtt_port = free_port()
-        conf = self._file("mosquitto.conf",
-                          f"listener {self.mqtt_port} 127.0.0.1\n"
-                          "allow_anonymous true\npersistence false\n"
-                          "log_dest stdout\n")
-        p = self._spawn("mosquitto", [mosquitto, "-c", conf])
-        wait_port(self.mqtt_port, p, "mosquitto")
-
-        jwt_file = self._file("jwt.secret", self.secret)
-        key_file = self._file("api.key", self.api_key)
-        self._spawn("rules", [rules, "--mqtt-port", str(self.mqtt_port),
-                              "--db", os.path.join(self.dir, "ringmq.db"),
-                              "--ring-timeout-ms", str(self.ring_timeout_ms),
-                              "--client-id", "ringmq-rules-" + os.urandom(4).hex(),
-                              "--log-level", "debug"])
-        self.port = free_port()
-        p = self._spawn("bridge", [bridge, "--listen", "127.0.0.1", "--port", str(self.port),
-                                   "--mqtt-port", str(self.mqtt_port),
-                                   "--jwt-secret-file", jwt_file, "--api-key-file", key_file,
-                                   "--web-root", WEB_ROOT, "--log-level", "debug"])
-        wait_port(self.port, p, "ringmq-bridge")
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.wait_healthy()
-        self.setup_conversation()
+        res = self.stack.http.put_conversation(CONVERSATION, list(DEMO_USERS))
+        assert res.status in (200, 201), f"PUT conversation: {res}"
         return self
 
-    def wait_healthy(self, timeout=START_WAIT):
-        deadline = time.monotonic() + timeout
-        status = None
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                status, _ = http("GET", self.url + "/healthz", timeout=2.0)
-                if status == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"/healthz did not answer 200 within {timeout}s (last: {status})\n"
-                           + self.tail_logs())
-
-    def setup_conversation(self):
-        status, body = http("PUT", f"{self.url}/api/conversations/{CONVERSATION}/",
-                            {"members": list(DEMO_USERS)}, {"X-Api-Key": self.api_key})
-        assert status in (200, 201), f"PUT conversation: {status} {body}"
-
     def token(self, user):
-        return make_token(self.secret, user, DEMO_USERS.get(user, user))
+        return self.stack.token(user, name=DEMO_USERS.get(user, user))
 
     def login_url(self, user, route="#/feed"):
         return f"{self.url}/?token={self.token(user)}{route}"
 
-    def tail_logs(self, n=40):
-        out = []
-        for name, path in self.logs:
-            with contextlib.suppress(OSError), open(path, "rb") as f:
-                lines = f.read().decode(errors="replace").splitlines()[-n:]
-            out.append(f"--- {name} ({path})\n" + "\n".join(lines))
-        return "\n".join(out)
+    def tail_logs(self):
+        return self.stack.logs()
 
     def stop(self):
-        for _, p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-        for name, p in reversed(self.procs):
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
+        self.stack.stop()
 
 
 class External:
@@ -240,13 +147,17 @@ class External:
 
     def start(self):
         if self.api_key:
-            Stack.setup_conversation(self)
+            status, body = http("PUT", f"{self.url}/api/conversations/{CONVERSATION}/",
+                                {"members": list(DEMO_USERS)}, {"X-Api-Key": self.api_key})
+            assert status in (200, 201), f"PUT conversation: {status} {body}"
         return self
 
-    token = Stack.token
-    login_url = Stack.login_url
+    def token(self, user):
+        return make_token(self.secret, user, DEMO_USERS.get(user, user))
 
-    def tail_logs(self, n=40):
+    login_url = RealService.login_url
+
+    def tail_logs(self):
         return "(external service: no logs)"
 
     def stop(self):
@@ -262,7 +173,7 @@ def _get_stack(ring_timeout_ms):
             pytest.skip("needs its own ring time-out; not with RINGMQ_BROWSER_URL")
         ring_timeout_ms = None
     if ring_timeout_ms not in _stacks:
-        s = External(os.environ["RINGMQ_BROWSER_URL"]) if ring_timeout_ms is None else Stack(ring_timeout_ms)
+        s = External(os.environ["RINGMQ_BROWSER_URL"]) if ring_timeout_ms is None else RealService(ring_timeout_ms)
         _stacks[ring_timeout_ms] = s
         s.start()
     return _stacks[ring_timeout_ms]

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-pkgs=(chromium chromium-driver python3-selenium python3-pytest mosquitto)
+pkgs=(chromium chromium-driver python3-selenium python3-pytest python3-websocket python3-jsonschema mosquitto)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
