@@ -178,13 +178,33 @@ static void copy_cut(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
+/* Marks every indexed entry holding n's client id (n not yet indexed). */
+static void supersede_others(struct sessions *s, const struct node *n)
+{
+	size_t k = hash_str(n->s.client_id) & (s->by_cid.nb - 1);
+	for (struct node *o = s->by_cid.b[k]; o; o = o->next_cid)
+		if (!strcmp(o->s.client_id, n->s.client_id))
+			o->s.superseded = true;
+}
+
 int sessions_add(struct sessions *s, const void *client, const char *user_id, const char *username,
 		 const char *client_id)
 {
 	if (!ids_valid(user_id ? user_id : ""))
 		return -1;
-	sessions_remove(s, client, NULL); /* a stale entry for a reused pointer */
-	struct node *n = calloc(1, sizeof(*n));
+	struct node *n = find_client(s, client);
+	if (n && !strcmp(n->s.user_id, user_id)) {
+		/* Same user again on a pointer whose disconnect we missed: refresh. */
+		table_unlink(&s->by_cid, n, next_cid, key_cid);
+		copy_cut(n->s.username, sizeof(n->s.username), username ? username : user_id);
+		copy_cut(n->s.client_id, sizeof(n->s.client_id), client_id);
+		n->s.superseded = false;
+		supersede_others(s, n);
+		table_insert(&s->by_cid, n, next_cid, key_cid);
+		return 0;
+	}
+	sessions_remove(s, client, NULL); /* another user's stale entry */
+	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -1;
 	struct user_count *u = find_user(s, user_id);
@@ -203,11 +223,7 @@ int sessions_add(struct sessions *s, const void *client, const char *user_id, co
 	copy_cut(n->s.username, sizeof(n->s.username), username ? username : user_id);
 	copy_cut(n->s.client_id, sizeof(n->s.client_id), client_id);
 
-	size_t k = hash_str(n->s.client_id) & (s->by_cid.nb - 1);
-	for (struct node *o = s->by_cid.b[k]; o; o = o->next_cid)
-		if (!strcmp(o->s.client_id, n->s.client_id))
-			o->s.superseded = true;
-
+	supersede_others(s, n);
 	table_insert(&s->by_client, n, next_client, key_client);
 	table_insert(&s->by_cid, n, next_cid, key_cid);
 	return u->n++ == 0 ? 1 : 0;

@@ -32,9 +32,9 @@ void sessions_free(struct sessions *s);
 
 /* Records a user's new connection. Strings are copied (client_id cut at
  * SESSIONS_CLIENT_ID_MAX). A live entry of another client with the same
- * client id is marked superseded. An entry already held for `client` is
- * dropped first, without a presence event (the broker reused a freed
- * pointer whose disconnect we missed).
+ * client id is marked superseded. An entry already held for `client` (a
+ * disconnect we missed) is refreshed when it is the same user's, else
+ * dropped without a presence event.
  * Returns 1 when the user went from 0 to 1 live connections, 0 when it
  * already had some, -1 when out of memory or user_id breaks the id rule
  * (nothing added). */
