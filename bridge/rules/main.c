@@ -177,7 +177,8 @@ static void on_up(void *user, bool session_present)
 
 static void on_down(void *user, int reason)
 {
-	log_warn("broker link down; ring time-outs wait until it is back");
+	if (!stopping)
+		log_warn("broker link down; ring time-outs wait until it is back");
 }
 
 /* Ends every overdue ringing call. -1 when the store failed. */

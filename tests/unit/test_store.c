@@ -1,0 +1,260 @@
+/* test_store: the SQLite store on an in-memory database (and a temp file
+ * for what must survive a restart): conversations, calls, history order
+ * and cursor, busy / glare look-ups, ring deadlines, presence. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "store.h"
+
+static struct calls_call make_call(const char *id, const char *caller, const char *receiver, int64_t created,
+				   enum calls_state s)
+{
+	struct calls_call c;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.id, sizeof(c.id), "%s", id);
+	snprintf(c.caller_id, sizeof(c.caller_id), "%s", caller);
+	snprintf(c.caller_username, sizeof(c.caller_username), "%s name", caller);
+	snprintf(c.receiver_id, sizeof(c.receiver_id), "%s", receiver);
+	strcpy(c.call_type, "voice");
+	strcpy(c.conversation_id, "c1");
+	c.state = s;
+	c.created_at = created;
+	c.ring_deadline = created + 45000;
+	return c;
+}
+
+/* A UUID whose last digits are n. */
+static const char *uuid(int n)
+{
+	static char buf[8][IDS_UUID_LEN + 1];
+	static int k;
+	char *b = buf[k++ % 8];
+	snprintf(b, IDS_UUID_LEN + 1, "00000000-0000-4000-8000-%012d", n);
+	return b;
+}
+
+static void test_conversations(struct store *st)
+{
+	const char *m1[] = {"alice", "bob", "bob"};
+	bool created = false;
+	CHECK_EQ_INT(store_conversation_exists(st, "c1"), 0);
+	CHECK_EQ_INT(store_member(st, "c1", "alice"), 0);
+	CHECK_EQ_INT(store_conversation_put(st, "c1", m1, 3, &created), STORE_OK);
+	CHECK(created);
+	CHECK_EQ_INT(store_conversation_exists(st, "c1"), 1);
+	CHECK_EQ_INT(store_member(st, "c1", "alice"), 1);
+	CHECK_EQ_INT(store_member(st, "c1", "bob"), 1);
+	CHECK_EQ_INT(store_member(st, "c1", "eve"), 0);
+	const char *m2[] = {"alice", "eve"};
+	CHECK_EQ_INT(store_conversation_put(st, "c1", m2, 2, &created), STORE_OK);
+	CHECK(!created);
+	CHECK_EQ_INT(store_member(st, "c1", "bob"), 0);
+	CHECK_EQ_INT(store_member(st, "c1", "eve"), 1);
+	CHECK_EQ_INT(store_conversation_put(st, "c2", NULL, 0, &created), STORE_OK);
+	CHECK(created);
+	CHECK_EQ_INT(store_conversation_delete(st, "c2"), STORE_OK);
+	CHECK_EQ_INT(store_conversation_delete(st, "c2"), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_conversation_delete(st, "c1"), STORE_OK);
+	CHECK_EQ_INT(store_member(st, "c1", "alice"), 0);
+	/* A deleted conversation's members do not come back with a new one. */
+	CHECK_EQ_INT(store_conversation_put(st, "c1", NULL, 0, &created), STORE_OK);
+	CHECK(created);
+	CHECK_EQ_INT(store_member(st, "c1", "alice"), 0);
+}
+
+static void test_call_roundtrip(struct store *st)
+{
+	struct calls_call c = make_call(uuid(1), "alice", "bob", 1000, CALLS_RINGING), got;
+	CHECK_EQ_INT(store_call_insert(st, &c), STORE_OK);
+	CHECK_EQ_INT(store_call_insert(st, &c), STORE_EEXISTS);
+	CHECK_EQ_INT(store_call_get(st, uuid(1), &got), STORE_OK);
+	CHECK(!memcmp(&c, &got, sizeof(c)));
+	CHECK_EQ_INT(store_call_get(st, uuid(999), &got), STORE_ENOTFOUND);
+
+	c.state = CALLS_ACCEPTED;
+	c.answered_at = 2000;
+	strcpy(c.answered_device, "d-bob");
+	CHECK_EQ_INT(store_call_update(st, &c), STORE_OK);
+	CHECK_EQ_INT(store_call_get(st, uuid(1), &got), STORE_OK);
+	CHECK_EQ_INT(got.state, CALLS_ACCEPTED);
+	CHECK_EQ_INT(got.answered_at, 2000);
+	CHECK_EQ_STR(got.answered_device, "d-bob");
+	CHECK_EQ_INT(got.ended_at, 0);
+	CHECK_EQ_STR(got.ended_by, "");
+
+	CHECK_EQ_INT(store_call_busy(st, "alice"), 1);
+	CHECK_EQ_INT(store_call_busy(st, "bob"), 1);
+	CHECK_EQ_INT(store_call_busy(st, "eve"), 0);
+
+	c.state = CALLS_ENDED;
+	c.ended_at = 3000;
+	strcpy(c.end_reason, "hangup");
+	strcpy(c.ended_by, "bob");
+	CHECK_EQ_INT(store_call_update(st, &c), STORE_OK);
+	CHECK_EQ_INT(store_call_get(st, uuid(1), &got), STORE_OK);
+	CHECK(!memcmp(&c, &got, sizeof(c)));
+	CHECK_EQ_INT(store_call_busy(st, "alice"), 0);
+
+	struct calls_call ghost = make_call(uuid(998), "a", "b", 1, CALLS_ENDED);
+	CHECK_EQ_INT(store_call_update(st, &ghost), STORE_ENOTFOUND);
+}
+
+static void test_ringing_and_deadlines(struct store *st)
+{
+	struct calls_call got;
+	int64_t deadline = 0;
+	CHECK_EQ_INT(store_call_ringing_between(st, "carol", "dave", &got), 0);
+	CHECK_EQ_INT(store_next_deadline(st, &deadline), 0);
+	CHECK_EQ_INT(store_call_overdue(st, 1000000, &got), 0);
+
+	struct calls_call a = make_call(uuid(10), "carol", "dave", 5000, CALLS_RINGING);
+	struct calls_call b = make_call(uuid(11), "erin", "dave", 6000, CALLS_RINGING);
+	CHECK_EQ_INT(store_call_insert(st, &a), STORE_OK);
+	CHECK_EQ_INT(store_call_insert(st, &b), STORE_OK);
+	/* Either direction finds it; another pair does not. */
+	CHECK_EQ_INT(store_call_ringing_between(st, "carol", "dave", &got), 1);
+	CHECK_EQ_STR(got.id, uuid(10));
+	CHECK_EQ_INT(store_call_ringing_between(st, "dave", "carol", &got), 1);
+	CHECK_EQ_STR(got.id, uuid(10));
+	CHECK_EQ_INT(store_call_ringing_between(st, "carol", "erin", &got), 0);
+
+	CHECK_EQ_INT(store_next_deadline(st, &deadline), 1);
+	CHECK_EQ_INT(deadline, 50000);
+	CHECK_EQ_INT(store_call_overdue(st, 49999, &got), 0);
+	CHECK_EQ_INT(store_call_overdue(st, 60000, &got), 1);
+	CHECK_EQ_STR(got.id, uuid(10));
+	/* Once it is no longer ringing it is not overdue again. */
+	CHECK_EQ_INT(calls_expire(&got, 60000), 0);
+	CHECK_EQ_INT(store_call_update(st, &got), STORE_OK);
+	CHECK_EQ_INT(store_call_overdue(st, 60000, &got), 1);
+	CHECK_EQ_STR(got.id, uuid(11));
+	CHECK_EQ_INT(calls_expire(&got, 60000), 0);
+	CHECK_EQ_INT(store_call_update(st, &got), STORE_OK);
+	CHECK_EQ_INT(store_call_overdue(st, 60000, &got), 0);
+	CHECK_EQ_INT(store_next_deadline(st, &deadline), 0);
+	CHECK_EQ_INT(store_call_ringing_between(st, "carol", "dave", &got), 0);
+}
+
+static void test_history(struct store *st)
+{
+	/* frank takes part in 25 calls, both roles; three share a created_at. */
+	for (int i = 0; i < 25; i++) {
+		int64_t t = 100000 + (i < 3 ? 0 : i) * 10;
+		struct calls_call c = i % 2 ? make_call(uuid(100 + i), "frank", "gina", t, CALLS_MISSED)
+					    : make_call(uuid(100 + i), "gina", "frank", t, CALLS_MISSED);
+		CHECK_EQ_INT(store_call_insert(st, &c), STORE_OK);
+	}
+	struct calls_call other = make_call(uuid(200), "gina", "hank", 999999, CALLS_MISSED);
+	CHECK_EQ_INT(store_call_insert(st, &other), STORE_OK);
+
+	struct calls_call page[11];
+	size_t n = 0, total = 0;
+	int64_t before_ms = 0;
+	char before_id[IDS_UUID_LEN + 1] = "";
+	int64_t last_t = INT64_MAX;
+	char last_id[IDS_UUID_LEN + 1] = "zzzz";
+	bool first = true;
+	do {
+		CHECK_EQ_INT(store_calls_list(st, "frank", before_ms, first ? NULL : before_id, page, 10, &n), STORE_OK);
+		for (size_t i = 0; i < n; i++) {
+			/* Strictly newest first, ties broken by id, never repeated. */
+			CHECK(page[i].created_at < last_t || (page[i].created_at == last_t && strcmp(page[i].id, last_id) < 0));
+			CHECK(!strcmp(page[i].caller_id, "frank") || !strcmp(page[i].receiver_id, "frank"));
+			last_t = page[i].created_at;
+			strcpy(last_id, page[i].id);
+		}
+		total += n;
+		if (n) {
+			before_ms = page[n - 1].created_at;
+			strcpy(before_id, page[n - 1].id);
+		}
+		first = false;
+	} while (n == 10);
+	CHECK_EQ_INT(total, 25);
+	CHECK_EQ_INT(store_calls_list(st, "nobody", 0, NULL, page, 10, &n), STORE_OK);
+	CHECK_EQ_INT(n, 0);
+	/* The newest of frank's calls comes first. */
+	CHECK_EQ_INT(store_calls_list(st, "frank", 0, NULL, page, 1, &n), STORE_OK);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_STR(page[0].id, uuid(124));
+}
+
+static void test_presence(struct store *st)
+{
+	CHECK_EQ_INT(store_presence_online(st, "ivy"), 0);
+	CHECK_EQ_INT(store_presence_set(st, "b-1", "ivy", true), STORE_OK);
+	CHECK_EQ_INT(store_presence_set(st, "b-1", "ivy", true), STORE_OK); /* idempotent */
+	CHECK_EQ_INT(store_presence_set(st, "mqtt", "ivy", true), STORE_OK);
+	CHECK_EQ_INT(store_presence_online(st, "ivy"), 1);
+	CHECK_EQ_INT(store_presence_set(st, "b-1", "ivy", false), STORE_OK);
+	CHECK_EQ_INT(store_presence_online(st, "ivy"), 1); /* still on mqtt */
+	CHECK_EQ_INT(store_presence_set(st, "mqtt", "ivy", false), STORE_OK);
+	CHECK_EQ_INT(store_presence_online(st, "ivy"), 0);
+
+	const char *snap[] = {"ivy", "jack"};
+	CHECK_EQ_INT(store_presence_snapshot(st, "b-2", snap, 2), STORE_OK);
+	CHECK_EQ_INT(store_presence_set(st, "b-3", "kim", true), STORE_OK);
+	CHECK_EQ_INT(store_presence_online(st, "jack"), 1);
+	const char *snap2[] = {"jack"};
+	CHECK_EQ_INT(store_presence_snapshot(st, "b-2", snap2, 1), STORE_OK);
+	CHECK_EQ_INT(store_presence_online(st, "ivy"), 0);
+	CHECK_EQ_INT(store_presence_online(st, "jack"), 1);
+	/* A dead bridge's will: an empty snapshot clears only that bridge. */
+	CHECK_EQ_INT(store_presence_snapshot(st, "b-2", NULL, 0), STORE_OK);
+	CHECK_EQ_INT(store_presence_online(st, "jack"), 0);
+	CHECK_EQ_INT(store_presence_online(st, "kim"), 1);
+}
+
+static void test_restart(void)
+{
+	char path[] = "/tmp/ringmq-test-store-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	struct store *st = NULL;
+	CHECK_EQ_INT(store_open(path, &st), STORE_OK);
+	struct calls_call c = make_call(uuid(300), "lee", "mia", 7000, CALLS_RINGING);
+	CHECK_EQ_INT(store_call_insert(st, &c), STORE_OK);
+	CHECK_EQ_INT(store_presence_set(st, "b-1", "mia", true), STORE_OK);
+	store_close(st);
+
+	/* Calls and their deadlines survive; presence (TEMP) does not. */
+	CHECK_EQ_INT(store_open(path, &st), STORE_OK);
+	int64_t deadline = 0;
+	struct calls_call got;
+	CHECK_EQ_INT(store_next_deadline(st, &deadline), 1);
+	CHECK_EQ_INT(deadline, 52000);
+	CHECK_EQ_INT(store_call_overdue(st, 52000, &got), 1);
+	CHECK_EQ_STR(got.id, uuid(300));
+	CHECK_EQ_INT(store_presence_online(st, "mia"), 0);
+	store_close(st);
+	store_close(NULL);
+
+	char side[sizeof(path) + 8];
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+}
+
+int main(void)
+{
+	struct store *st = NULL;
+	CHECK_EQ_INT(store_open(":memory:", &st), STORE_OK);
+	if (!st)
+		return check_done("test_store");
+	test_conversations(st);
+	test_call_roundtrip(st);
+	test_ringing_and_deadlines(st);
+	test_history(st);
+	test_presence(st);
+	store_close(st);
+	test_restart();
+	CHECK_EQ_INT(store_open("/nonexistent-dir/x/y.db", &st), STORE_EDB);
+	CHECK(st == NULL);
+	return check_done("test_store");
+}
