@@ -2,6 +2,6 @@
 # and the parts over an in-memory SQLite (store, requests, signaling).
 ringmq_unit(test_calls ringmq_rules_core)
 ringmq_unit(test_router ringmq_rules_core)
-#ringmq_unit(test_router_signaling ringmq_rules_core)
+ringmq_unit(test_router_signaling ringmq_rules_core)
 ringmq_unit(test_store ringmq_rules_core)
-#ringmq_unit(test_requests ringmq_rules_core)
+ringmq_unit(test_requests ringmq_rules_core)
