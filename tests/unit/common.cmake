@@ -1,0 +1,4 @@
+# The common floor: JWT verification, frame decoding/encoding, ids, hmap.
+ringmq_unit(test_jwt ringmq_common)
+ringmq_unit(test_frames ringmq_common)
+ringmq_unit(test_ids ringmq_common)
