@@ -168,7 +168,9 @@ class Http:
                 res = HttpResult(r.status, r.headers, r.read())
         except urllib.error.HTTPError as e:
             res = HttpResult(e.code, e.headers, e.read())
-        if res.status >= 400:
+        if path.startswith("/healthz"):
+            schemas().check("http/healthz.response.json", res.body, f"GET /healthz -> {res.status} body")
+        elif res.status >= 400:
             schemas().check("http/error.json", res.body, f"{method} {path} -> {res.status} body")
         return res
 
