@@ -28,6 +28,7 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS calls_by_receiver ON calls (receiver_id, created_at DESC, id DESC);"
 	"CREATE INDEX IF NOT EXISTS calls_ringing ON calls (ring_deadline) WHERE status = 'ringing';"
 	"CREATE INDEX IF NOT EXISTS calls_accepted ON calls (caller_id, receiver_id) WHERE status = 'accepted';"
+	"CREATE INDEX IF NOT EXISTS calls_accepted_by_receiver ON calls (receiver_id) WHERE status = 'accepted';"
 	"CREATE TEMP TABLE IF NOT EXISTS presence ("
 	" source TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (source, user_id)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS temp.presence_by_user ON presence (user_id);";
