@@ -537,11 +537,13 @@
     case 'call.offer':
       if (endedCalls[id]) return;
       if (current) {
-        if (R.role === 'receiver' && !R.answered) {
+        /* the first offer of a call we ring for (or accepted, before the
+         * offer came): keep it for accept(); renegotiation is not supported */
+        if (R.role === 'receiver' && !R.offerTaken && !heldOffer[id]) {
           heldOffer[id] = normSdp(f.offer, 'offer');
           if (acceptWaitingOffer) answerWith(id);
         }
-        return;   /* a renegotiation offer is not supported by this demo */
+        return;
       }
       if (ACTIVE[R.state]) return;
       heldOffer[id] = normSdp(f.offer, 'offer');
@@ -607,6 +609,7 @@
     R.callId = f.call_id;
     R.role = 'receiver';
     R.answered = false;
+    R.offerTaken = false;
     R.endReason = R.endedBy = null;
     acceptWaitingOffer = false;
     R.call = { call_id: f.call_id, caller_id: f.caller_id, caller_username: f.caller_username,
@@ -637,6 +640,8 @@
   async function answerWith(id) {
     acceptWaitingOffer = false;
     var offer = heldOffer[id];
+    if (!offer || R.offerTaken) return;
+    R.offerTaken = true;
     delete heldOffer[id];
     var pc = R.pc;
     try {

@@ -279,6 +279,25 @@ class Browser:
             return [f"{e.get('level')} {e.get('message')}" for e in self.driver.get_log("browser")]
         return []
 
+    def server_errors(self):
+        """The error frames the service sent this page."""
+        try:
+            return self.js("return window.ringmq ? window.ringmq.errors : []")
+        except Exception as e:  # noqa: BLE001 - a dead page
+            return [f"<{e.__class__.__name__}>"]
+
+    def dump(self):
+        """The page's state, last frames and errors, as JSON text."""
+        try:
+            return json.dumps(self.js(
+                "var r = window.ringmq || {}; return {state: r.state, states: r.states, "
+                "status: (document.getElementById('call-status') || {}).textContent, "
+                "endReason: r.endReason, callId: r.callId, deviceId: r.deviceId, "
+                "pc: r.pc ? [r.pc.signalingState, r.pc.iceConnectionState, r.pc.connectionState] : null, "
+                "media: !!r.localStream, errors: r.errors, frames: r.frames};"), indent=1)
+        except Exception as e:  # noqa: BLE001
+            return f"<{e.__class__.__name__}: {e}>"
+
     def quit(self):
         with contextlib.suppress(Exception):
             self.driver.quit()
@@ -301,7 +320,7 @@ def browsers(request, tmp_path):
     for b in made:
         b.screenshot(test, "end")
         with open(os.path.join(ARTIFACTS, f"{test}-console-{b.name}.log"), "w") as f:
-            f.write("\n".join(b.console()))
+            f.write("\n".join(b.console()) + "\n\nwindow.ringmq:\n" + b.dump() + "\n")
         b.quit()
 
 
@@ -314,9 +333,17 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(autouse=True)
 def _service_logs_on_failure(request):
-    """Print the service's recent logs into a failing test's report."""
+    """A failing test gets the service's logs in tests/artifacts/ (their
+    tails, lines cut at 300 characters, in its report)."""
     yield
     rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for s in _stacks.values():
-            print(s.tail_logs())
+    if rep is None or not rep.failed:
+        return
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    for key, s in _stacks.items():
+        path = os.path.join(ARTIFACTS, f"{request.node.name}-service-{key}.log")
+        logs = s.tail_logs()
+        with open(path, "w") as f:
+            f.write(logs)
+        tail = [line[:300] for line in logs.splitlines()[-30:]]
+        print(f"service logs: {path}\n" + "\n".join(tail))

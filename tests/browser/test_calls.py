@@ -58,6 +58,12 @@ def accept_and_connect(a, b, test):
     b.screenshot(test, "connected")
 
 
+def no_errors(*xs):
+    """No page got an error frame: it never sent a frame the service refused."""
+    for x in xs:
+        assert x.server_errors() == [], f"{x.name} got error frames"
+
+
 def hang_up(by, other, test):
     """`by` hangs up; both sides end, the other one told who ended it."""
     by.click("hangup")
@@ -69,6 +75,7 @@ def hang_up(by, other, test):
     assert other.ring("pc") is None
     by.screenshot(test, "hung-up")
     other.screenshot(test, "hung-up")
+    no_errors(by, other)
 
 
 def test_1_chat_page_calls_feed_page(browsers, stack):
@@ -118,6 +125,7 @@ def test_decline(browsers, stack):
     assert b.state() == "ended" and not b.displayed("incoming-modal")
     a.screenshot("decline", "declined")
     b.screenshot("decline", "declined")
+    no_errors(a, b)
 
 
 def test_missed(browsers, short_ring_stack):
@@ -132,6 +140,7 @@ def test_missed(browsers, short_ring_stack):
     assert not b.displayed("incoming-modal")
     a.screenshot("missed", "missed")
     b.screenshot("missed", "missed")
+    no_errors(a, b)
 
 
 def test_caller_cancels(browsers, stack):
@@ -141,7 +150,38 @@ def test_caller_cancels(browsers, stack):
     a.click("hangup")
     b.wait(lambda y: y.state() == "ended", 10, "ringing stopped")
     assert b.ring("endReason") == "cancelled"
+    assert "missed call" in b.status().lower()
     assert not b.displayed("incoming-modal")
+    no_errors(a, b)
+
+
+def test_voice_call(browsers, stack):
+    """A voice call: audio only, inbound bytes grow on both sides."""
+    a, b = open_pair(browsers, stack, "#/marketplace", "marketplace", CHAT, "chat")
+    ring(a, b, "voice", "call-voice")
+    assert "voice" in b.js("return document.getElementById('incoming-text').textContent")
+    b.click("accept")
+    for x in (a, b):
+        x.wait(lambda y: y.state() == "connected", CONNECT_WAIT, "voice call connected")
+        assert x.js("return window.ringmq.localStream.getVideoTracks().length") == 0
+        first = x.inbound_bytes()
+        x.wait(lambda y: y.inbound_bytes() > first > 0, MEDIA_WAIT, "inbound audio bytes growing")
+    hang_up(b, a, "voice")
+
+
+def test_notification_socket_reconnects(browsers, stack):
+    """The notification socket drops: the page opens a new one by itself
+    (back-off) and calls ring there again."""
+    a, b = open_pair(browsers, stack, "#/feed", "feed", "#/profile", "profile")
+    old = b.ring("deviceId")
+    b.js("window.ringmq.notifSocket.ws.close()")
+    b.wait(lambda y: y.ring("notifConnects") == 2 and y.js(
+        "return document.getElementById('notif-status').dataset.state") == "open", 10, "socket reopened")
+    assert b.ring("deviceId") != old
+    ring(a, b, "reconnect", "call-video")
+    b.click("decline")
+    a.wait(lambda y: y.state() == "ended", 10, "call ended at the caller")
+    no_errors(a, b)
 
 
 def test_busy_and_answered_elsewhere(browsers, stack):
