@@ -347,6 +347,14 @@ class Ws:
             pass
 
 
+def expect_quiet(*sockets, within=QUIET_WAIT):
+    """None of the sockets receives anything within `within` seconds: the
+    first is watched for the whole time, the others are read right after
+    (anything sent to them meanwhile is already there)."""
+    for i, w in enumerate(sockets):
+        w.expect_nothing(within if i == 0 else 0.05)
+
+
 def port_open(host, port, timeout=0.2):
     try:
         with socket.create_connection((host, port), timeout=timeout):

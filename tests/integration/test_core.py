@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from ringmq_client import wait_until, unique
+from ringmq_client import expect_quiet, unique, wait_until
 
 # The seed's field sets (seed/000_5f699cfbcab30740.txt, the consumer's handlers).
 SEED_INCOMING = {"type", "call_id", "caller_id", "caller_username", "call_type", "conversation_id"}
@@ -400,9 +400,7 @@ def test_non_participant_gets_not_found_and_nobody_gets_the_frame(stack, frame_t
     c_c.send_json(frame)                      # and from c's chat socket in the call's own room
     err = c_c.expect("error")
     assert err["code"] == "not_found" and err.get("call_id") == cid
-    for w in (a_n, b_n, a_c):
-        w.expect_nothing()
-    c_n.expect_nothing(0.2)
+    expect_quiet(a_n, b_n, a_c, c_n)
     assert_status(stack, a, cid, "ringing")
     # The outsider cannot see the call over HTTP either.
     assert stack.http.call(c.token, cid).status == 404
