@@ -163,11 +163,12 @@ void mqtt_link_disconnect(struct mqtt_link *l)
 {
 	if (!l->sock_open)
 		return;
+	/* Cleared first: our own goodbye is not a lost connection. */
+	l->sock_open = false;
+	l->up = false;
 	mosquitto_disconnect_v5(l->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
 	/* Flush the DISCONNECT; the library closes the socket. */
 	mosquitto_loop_write(l->mosq, 1);
-	l->sock_open = false;
-	l->up = false;
 }
 
 int mqtt_link_fd(const struct mqtt_link *l)

@@ -198,7 +198,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: ringmq-rules [options]\n"
 		"Routes call signaling, owns call and conversation state (SQLite), answers\n"
-		"the bridges' requests and runs ring time-outs. See docs/CLI.md.\n"
+		"the bridges' requests and runs ring time-outs. See README.md.\n"
 		"\n"
 		"  --mqtt-host H            broker host (default 127.0.0.1)\n"
 		"  --mqtt-port N            broker port (default 1883)\n"
