@@ -226,7 +226,15 @@ class Stack:
 
 
 def _make_stack(request, **kw):
-    st = Stack(**kw)
+    # A free port can be taken by someone else between our probe and the
+    # start: try a few fresh sets of ports before giving up.
+    for attempt in range(3):
+        try:
+            st = Stack(**kw)
+            break
+        except RuntimeError:
+            if attempt == 2:
+                raise
     _active_stacks.append(st)
 
     def fin():
