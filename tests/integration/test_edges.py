@@ -216,3 +216,52 @@ def test_notifications_api_errors(stack):
 
 def test_healthz(stack):
     assert stack.http.request("GET", "/healthz").status == 200
+
+
+def test_receiver_online_and_history_pages(stack):
+    (a, b), conv = parties(stack)
+    first = initiate(stack, a, b, conv)                       # b holds no socket
+    assert first["receiver_online"] is False
+    b_n = stack.connect_notify(b.id)
+    ids = [first["call_id"]]
+    for _ in range(2):
+        # end the ringing call so the next one is not refused as glare/busy
+        a_n = stack.connect_notify(a.id)
+        a_n.send_json({"type": "call.end", "call_id": ids[-1]})
+        a_n.expect("call.end")
+        a_n.close()
+        nxt = initiate(stack, a, b, conv)
+        assert nxt["receiver_online"] is True
+        ids.append(nxt["call_id"])
+    h = stack.http
+    page1 = h.calls(a.token, "?limit=2")
+    assert page1.status == 200 and [c["call_id"] for c in page1.body["calls"]] == ids[::-1][:2]
+    assert page1.body["next_before"]
+    page2 = h.calls(a.token, "?limit=2&before=" + page1.body["next_before"])
+    assert page2.status == 200 and [c["call_id"] for c in page2.body["calls"]] == [ids[0]]
+    assert page2.body["next_before"] is None
+    assert [c["call_id"] for c in h.calls(b.token).body["calls"]] == ids[::-1]
+    assert len(h.calls(a.token, "?limit=1000").body["calls"]) == 3
+    assert h.calls(a.token, "?limit=abc").status == 400
+    assert h.calls(a.token, "?before=not-a-cursor").status == 400
+    assert h.request("GET", "/calls/").status == 401
+
+
+def test_rate_limit_answers_rate_limited(stack):
+    (a,), _ = parties(stack, 1)
+    w = stack.connect_notify(a.id)
+    n = 160                                                   # above the burst of 100
+    for _ in range(n):
+        w.send_json({"type": "ping"})
+    got = [w.recv_json()["type"] for _ in range(n)]
+    assert got.count("pong") >= 100 - 5, got.count("pong")
+    assert "error" in got and all(f["code"] == "rate_limited" for f in w.received if f["type"] == "error")
+    assert w.is_open()
+
+
+@pytest.mark.xfail(reason="bridge: a malformed %-escape is refused by libwebsockets with an HTML 403, "
+                          "not a JSON 400/404 (reported to the bridge's author)", strict=False)
+def test_malformed_percent_escapes_get_json_errors(stack):
+    (a,), _ = parties(stack, 1)
+    assert stack.http.calls(a.token, "?before=%zz").status == 400
+    assert stack.http.request("GET", "/calls/%zz/", token=a.token).status == 404
