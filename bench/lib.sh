@@ -1,0 +1,99 @@
+# bench/lib.sh: starting and stopping the systems under test for bench/run.
+# Sourced, not run. Every process started here is recorded in BENCH_PIDS
+# and stopped by bench_stop_all (bench/run traps EXIT with it). Ports are
+# free loopback ports picked at start; state goes under $BENCH_TMP.
+
+BENCH_PIDS=()
+BENCH_BOUND=20   # seconds any part may take to come up
+
+bench_free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+bench_wait_port() { # bench_wait_port PORT PID WHAT
+	local i
+	for ((i = 0; i < BENCH_BOUND * 10; i++)); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$2" 2>/dev/null || { echo "bench: $3 exited at start (log in $BENCH_TMP)" >&2; return 1; }
+		sleep 0.1
+	done
+	echo "bench: $3 did not listen on $1 within ${BENCH_BOUND}s" >&2
+	return 1
+}
+
+bench_wait_http() { # bench_wait_http URL WHAT
+	local i
+	for ((i = 0; i < BENCH_BOUND * 10; i++)); do
+		if curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "bench: $2 did not answer $1 within ${BENCH_BOUND}s" >&2
+	return 1
+}
+
+# bench_broker NAME: mosquitto on a free port; sets MQTT_PORT and BROKER_PID.
+# The conf mirrors the repo's mosquitto.conf minus persistence and logging.
+bench_broker() {
+	local name=$1 conf
+	MQTT_PORT=$(bench_free_port)
+	conf=$BENCH_TMP/$name-mosquitto.conf
+	cat >"$conf" <<CONF
+listener $MQTT_PORT 127.0.0.1
+allow_anonymous true
+set_tcp_nodelay true
+persistence false
+max_inflight_messages ${BENCH_INFLIGHT:-100}
+max_queued_messages ${BENCH_QUEUED:-100000}
+max_queued_bytes 0
+max_packet_size 262144
+log_dest stderr
+log_type error
+log_type warning
+CONF
+	mosquitto -c "$conf" >"$BENCH_TMP/$name-mosquitto.log" 2>&1 &
+	BROKER_PID=$!
+	BENCH_PIDS+=("$BROKER_PID")
+	bench_wait_port "$MQTT_PORT" "$BROKER_PID" mosquitto
+}
+
+# bench_ringmq: broker + rules + bridge; sets HTTP_PORT, RULES_PID, BRIDGE_PID.
+bench_ringmq() {
+	bench_broker ringmq
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$BENCH_TMP/jwt_secret"
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$BENCH_TMP/api_key"
+	rm -f "$BENCH_TMP"/ringmq.db*
+	"$BUILD/bridge/rules/ringmq-rules" --mqtt-port "$MQTT_PORT" --db "$BENCH_TMP/ringmq.db" \
+		--ring-timeout-ms 3600000 --client-id "bench-rules-$$" >"$BENCH_TMP/rules.log" 2>&1 &
+	RULES_PID=$!
+	BENCH_PIDS+=("$RULES_PID")
+	HTTP_PORT=$(bench_free_port)
+	"$BUILD/bridge/edge/ringmq-bridge" --port "$HTTP_PORT" --mqtt-port "$MQTT_PORT" \
+		--jwt-secret-file "$BENCH_TMP/jwt_secret" --api-key-file "$BENCH_TMP/api_key" \
+		--rate 1000000 --burst 1000000 --send-queue 16777216 >"$BENCH_TMP/bridge.log" 2>&1 &
+	BRIDGE_PID=$!
+	BENCH_PIDS+=("$BRIDGE_PID")
+	bench_wait_port "$HTTP_PORT" "$BRIDGE_PID" ringmq-bridge
+	bench_wait_http "http://127.0.0.1:$HTTP_PORT/healthz" ringmq-bridge
+}
+
+# bench_stop_all: SIGTERM to every process started here, newest first, then
+# SIGKILL after 5 s to any still there.
+bench_stop_all() {
+	local i pid
+	for ((i = ${#BENCH_PIDS[@]} - 1; i >= 0; i--)); do
+		kill -TERM "${BENCH_PIDS[i]}" 2>/dev/null || true
+	done
+	for pid in "${BENCH_PIDS[@]}"; do
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	BENCH_PIDS=()
+}
