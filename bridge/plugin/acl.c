@@ -138,7 +138,7 @@ bool acl_allows(enum acl_kind kind, const char *user_id, enum acl_access access,
 	bool filter = access == ACL_SUBSCRIBE || access == ACL_UNSUBSCRIBE;
 
 	if (access == ACL_UNSUBSCRIBE)
-		return kind != ACL_NOBODY;
+		return kind == ACL_USER || kind == ACL_BRIDGE || kind == ACL_RULES;
 	if (access < ACL_SUBSCRIBE || access > ACL_WILL || !topic_sane(topic, filter))
 		return false;
 	switch (kind) {

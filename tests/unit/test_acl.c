@@ -100,6 +100,10 @@ static const struct acl_case cases[] = {
 	{ACL_USER, "#", SUB, "users/#", false, false},
 	{ACL_NOBODY, A, SUB, "users/alice/notifications", false, false},
 	{ACL_NOBODY, NULL, UNSUB, "#", false, false},
+	{(enum acl_kind)7, NULL, UNSUB, "#", false, false},
+	{(enum acl_kind)7, NULL, SUB, "users/+/notifications", false, false},
+	{ACL_USER, A, (enum acl_access)0, "users/alice/notifications", false, false},
+	{ACL_USER, A, (enum acl_access)99, "users/alice/notifications", false, false},
 
 	/* The bridge. */
 	{ACL_BRIDGE, NULL, SUB, "users/+/notifications", false, true},
