@@ -265,3 +265,23 @@ def test_malformed_percent_escapes_get_json_errors(stack):
     (a,), _ = parties(stack, 1)
     assert stack.http.calls(a.token, "?before=%zz").status == 400
     assert stack.http.request("GET", "/calls/%zz/", token=a.token).status == 404
+
+
+def test_body_limit_cors_and_unknown_routes(stack):
+    (a,), _ = parties(stack, 1)
+    h = stack.http
+    big = b'{"receiver_id": "x", "pad": "' + b"a" * (64 * 1024 + 100) + b'"}'
+    res = h.request("POST", "/calls/initiate/", raw_body=big, token=a.token)
+    assert res.status == 413 and res.body["error"] == "too_large"
+    res = h.request("OPTIONS", "/calls/initiate/", headers={
+        "Origin": stack.base_url, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, x-api-key"})
+    assert res.status in (200, 204)
+    assert res.headers["Access-Control-Allow-Origin"] == stack.base_url
+    allowed = res.headers["Access-Control-Allow-Headers"].lower()
+    assert all(x in allowed for x in ("authorization", "content-type", "x-api-key"))
+    res = h.request("OPTIONS", "/calls/initiate/", headers={"Origin": "http://evil.invalid",
+                                                              "Access-Control-Request-Method": "POST"})
+    assert res.headers.get("Access-Control-Allow-Origin") in (None, "")
+    assert h.request("GET", "/no/such/route/", token=a.token).status == 404
+    assert h.request("DELETE", "/calls/initiate/", token=a.token).status == 405
