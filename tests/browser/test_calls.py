@@ -211,3 +211,24 @@ def test_busy_and_answered_elsewhere(browsers, stack):
     assert b.state() == "connected", "bob's call goes on"
     hang_up(b, a, "elsewhere")
 
+
+
+def test_login_by_paste_survives_reload(browsers, stack):
+    """Pasting a token logs in; a reload keeps the session (sessionStorage);
+    a token the service refuses (4401) lands back on the login form."""
+    (a,) = browsers(1)
+    a.driver.get(stack.url + "/")
+    a.wait(lambda y: y.displayed("login"), 10, "login form")
+    a.driver.find_element("id", "token-input").send_keys(stack.token("alice"))
+    a.click("login-btn")
+    a.wait(lambda y: y.page() == "feed" and y.ring("deviceId"), 10, "logged in, socket open")
+    assert "Alice" in a.js("return document.getElementById('whoami').textContent")
+    a.driver.refresh()
+    a.wait(lambda y: y.page() == "feed" and y.ring("deviceId"), 10, "still logged in after reload")
+    assert "token=" not in a.driver.current_url
+    a.click("logout")
+    a.wait(lambda y: y.displayed("login"), 5, "logged out")
+    bad = stack.token("alice")[:-4] + "AAAA"   # a broken signature
+    a.driver.get(f"{stack.url}/?token={bad}#/feed")
+    a.wait(lambda y: y.displayed("login") and "4401" in y.js(
+        "return document.getElementById('login-error').textContent"), 10, "refused token")
