@@ -5,7 +5,12 @@ on free loopback ports, each stack in its own temp state dir.
   listener's port, paths under run/ (moved into the state dir) and paths
   under build/ (moved to $RINGMQ_BUILD_DIR). Nothing else changes.
 - Binaries come from $RINGMQ_BUILD_DIR (default <repo>/build).
-- Secrets are files in the state dir (mode 600), as scripts/run makes them.
+- Secrets are files in the state dir (mode 600), as scripts/run makes them;
+  the two the broker's auth plugin reads (jwt_secret, service_secret) are
+  group-readable by mosquitto's user. mosquitto.conf's plugin line
+  (build/...) and plugin_opt_*_secret_file lines (run/...) reach the build
+  dir and those files through the rewrite; rules and bridge log in with
+  --service-secret-file (no anonymous clients).
 - Every start waits for its condition with a bound; teardown sends SIGTERM,
   then SIGKILL after a bounded wait. A failing test gets the logs' tails.
 """
@@ -104,6 +109,7 @@ class Stack:
             with open(path, "w") as f:
                 f.write(value + "\n")
             os.chmod(path, 0o600)
+        self._share_secrets_with_broker()
         self.mqtt_port = free_port()
         self.http_port = free_port()
         self.db = os.path.join(self.dir, "ringmq.db")
@@ -122,6 +128,22 @@ class Stack:
         self._sockets = []
 
     # -- parts
+    def _share_secrets_with_broker(self):
+        """The auth plugin (mosquitto.conf: plugin_opt_*_secret_file run/...)
+        reads both secrets after mosquitto, started as root, has dropped to
+        its own user: as scripts/run does, make them group-readable by that
+        user (mode 640, group mosquitto). Nothing to do when not root."""
+        if os.geteuid() != 0:
+            return
+        try:
+            gid = pwd.getpwnam("mosquitto").pw_gid
+        except KeyError:
+            return
+        for fname in ("jwt_secret", "service_secret"):
+            path = os.path.join(self.dir, fname)
+            os.chown(path, 0, gid)
+            os.chmod(path, 0o640)
+
     def _start_broker(self):
         persist = os.path.join(self.dir, "mosquitto")
         os.makedirs(persist)
