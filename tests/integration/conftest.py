@@ -113,6 +113,7 @@ class Stack:
         self.mqtt_port = free_port()
         self.http_port = free_port()
         self.db = os.path.join(self.dir, "ringmq.db")
+        self.rules_client_id = "ringmq-rules-" + secrets.token_hex(4)   # kept across restarts
         self.ring_timeout_ms = ring_timeout_ms
         try:
             self._start_broker()
@@ -164,7 +165,7 @@ class Stack:
     def _start_rules(self, extra):
         argv = [RULES, "--mqtt-host", "127.0.0.1", "--mqtt-port", str(self.mqtt_port),
                 "--service-secret-file", os.path.join(self.dir, "service_secret"),
-                "--db", self.db, "--client-id", "ringmq-rules-" + secrets.token_hex(4), "--log-level", "debug"]
+                "--db", self.db, "--client-id", self.rules_client_id, "--log-level", "debug"]
         if self.ring_timeout_ms is not None:
             argv += ["--ring-timeout-ms", str(self.ring_timeout_ms)]
         self.rules = self._spawn("ringmq-rules", argv + list(extra))
@@ -200,6 +201,18 @@ class Stack:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"timed out after {START_WAIT}s waiting for {what}")
             time.sleep(0.05)
+
+    def stop_broker(self):
+        """Stops mosquitto alone (rules and bridge keep running); its exit code."""
+        code = self.broker.stop()
+        self.procs.remove(self.broker)
+        return code
+
+    def start_broker(self):
+        """Starts mosquitto again on the same port and conf (after stop_broker)."""
+        self.broker = self._spawn("mosquitto-restarted", [MOSQUITTO, "-c", self.conf_path])
+        self.procs.insert(0, self.procs.pop())   # stopped last, as at first
+        self._wait(lambda: port_open("127.0.0.1", self.mqtt_port), self.broker, "mosquitto to listen again")
 
     def stop(self):
         for s in getattr(self, "_sockets", []):
