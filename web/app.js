@@ -320,6 +320,11 @@
   function onError(f) {
     push(R.errors, f, 100);
     toast('Server: ' + (f.code || 'error') + (f.ref ? ' (' + f.ref + ')' : '') + ': ' + (f.message || ''), 'bad');
+    /* the service refused our offer or answer: this call cannot go on */
+    if (f.call_id && f.call_id === R.callId && ACTIVE[R.state] &&
+        (f.ref === 'call.offer' || f.ref === 'call.answer')) {
+      finish('error', null, 'The server refused the ' + f.ref.slice(5) + ' (' + f.code + ')');
+    }
   }
 
   /* ---------- chat ---------- */
@@ -529,6 +534,9 @@
   async function onCallFrame(f) {
     var id = f.call_id;
     if (!id) return;
+    /* our own signaling from another tab or device (a room copy): not for us */
+    if (f.sender_id != null && String(f.sender_id) === R.userId &&
+        (f.type === 'call.offer' || f.type === 'call.answer' || f.type === 'call.ice_candidate')) return;
     var current = id === R.callId;
     switch (f.type) {
     case 'call.incoming':
@@ -606,6 +614,7 @@
 
   function ring(f) {
     if (ACTIVE[R.state]) return;   /* one call at a time: the service times it out */
+    if (String(f.caller_id) === R.userId) return;   /* placed from another tab of ours */
     R.callId = f.call_id;
     R.role = 'receiver';
     R.answered = false;

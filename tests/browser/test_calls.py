@@ -103,15 +103,22 @@ def test_2_profile_calls_marketplace(browsers, stack):
 
 
 def test_3_both_on_chat_page(browsers, stack):
-    """Seed Test 3: both on the chat page; chat messages relay too."""
+    """Seed Test 3: both on the chat page; chat messages relay too. Alice's
+    second tab, in the same room, sees her call's room copies and must not
+    ring for her own call."""
     a, b = open_pair(browsers, stack, CHAT, "chat", CHAT, "chat")
+    (a2,) = browsers(1)
+    a2.open(stack.login_url("alice", CHAT), "chat")
     a.driver.find_element("id", "chat-input").send_keys("hello from alice")
     a.click("chat-send")
     b.wait(lambda y: "Alice: hello from alice" in y.js(
         "return document.getElementById('chat-log').textContent"), 5, "chat message relayed")
     ring(a, b, "test3", "chat-call-video")
     accept_and_connect(a, b, "test3")
+    assert a2.state() == "idle" and not a2.displayed("incoming-modal")
     hang_up(a, b, "test3")
+    assert a2.state() == "idle"
+    no_errors(a2)
 
 
 def test_decline(browsers, stack):
