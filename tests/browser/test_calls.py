@@ -78,7 +78,7 @@ def hang_up(by, other, test):
     no_errors(by, other)
 
 
-def test_1_chat_page_calls_feed_page(browsers, stack):
+def test_seed_1_chat_page_calls_feed_page(browsers, stack):
     """Seed Test 1: A on the chat page, B on the feed page. A hangs up."""
     a, b = open_pair(browsers, stack, CHAT, "chat", "#/feed", "feed")
     ring(a, b, "test1", "chat-call-video")
@@ -87,7 +87,7 @@ def test_1_chat_page_calls_feed_page(browsers, stack):
     hang_up(a, b, "test1")
 
 
-def test_2_profile_calls_marketplace(browsers, stack):
+def test_seed_2_profile_calls_marketplace(browsers, stack):
     """Seed Test 2: A on profile, B on marketplace; B moved around first and
     kept one notification socket. B hangs up."""
     a, b = open_pair(browsers, stack, "#/profile", "profile", "#/feed", "feed")
@@ -102,7 +102,7 @@ def test_2_profile_calls_marketplace(browsers, stack):
     hang_up(b, a, "test2")
 
 
-def test_3_both_on_chat_page(browsers, stack):
+def test_seed_3_both_on_chat_page(browsers, stack):
     """Seed Test 3: both on the chat page; chat messages relay too. Alice's
     second tab, in the same room, sees her call's room copies and must not
     ring for her own call."""
