@@ -134,6 +134,64 @@ int calls_expire(struct calls_call *call, int64_t now_ms)
 	return 0;
 }
 
+int64_t calls_watch_deadline(const struct calls_call *c, const struct calls_limits *lim, enum calls_cause *cause,
+			     enum calls_role *who)
+{
+	int64_t best = 0;
+	enum calls_cause best_cause = CALLS_CAUSE_NONE;
+	enum calls_role best_who = CALLS_OUTSIDER;
+	if (c->state == CALLS_ACCEPTED) {
+		const struct {
+			int64_t at;
+			enum calls_cause cause;
+			enum calls_role who;
+		} cand[] = {
+			{lim->presence_grace_ms > 0 && c->caller_absent_since ? c->caller_absent_since + lim->presence_grace_ms
+									       : 0,
+			 CALLS_CAUSE_PRESENCE_LOST, CALLS_CALLER},
+			{lim->presence_grace_ms > 0 && c->receiver_absent_since
+				 ? c->receiver_absent_since + lim->presence_grace_ms
+				 : 0,
+			 CALLS_CAUSE_PRESENCE_LOST, CALLS_RECEIVER},
+			{lim->max_call_ms > 0 && c->answered_at ? c->answered_at + lim->max_call_ms : 0,
+			 CALLS_CAUSE_MAX_DURATION, CALLS_OUTSIDER},
+		};
+		for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]); i++)
+			if (cand[i].at && (!best || cand[i].at < best)) {
+				best = cand[i].at;
+				best_cause = cand[i].cause;
+				best_who = cand[i].who;
+			}
+	}
+	if (cause)
+		*cause = best_cause;
+	if (who)
+		*who = best_who;
+	return best;
+}
+
+enum calls_cause calls_watch_end(struct calls_call *c, const struct calls_limits *lim, int64_t now_ms)
+{
+	enum calls_cause cause;
+	enum calls_role who;
+	int64_t at = calls_watch_deadline(c, lim, &cause, &who);
+	if (!at || at > now_ms)
+		return CALLS_CAUSE_NONE;
+	struct calls_decision d = {.code = FRAMES_OK, .changes = true, .next = CALLS_ENDED};
+	calls_apply(c, &d, who == CALLS_OUTSIDER ? NULL : who == CALLS_CALLER ? c->caller_id : c->receiver_id, NULL,
+		    now_ms);
+	return cause;
+}
+
+const char *calls_cause_name(enum calls_cause cause)
+{
+	switch (cause) {
+	case CALLS_CAUSE_PRESENCE_LOST: return "presence_lost";
+	case CALLS_CAUSE_MAX_DURATION: return "max_duration";
+	default: return NULL;
+	}
+}
+
 static json_t *time_or_null(int64_t ms)
 {
 	if (!ms)

@@ -10,6 +10,14 @@
  *   ringing --end by receiver--> declined
  *   ringing --end by caller----> cancelled
  *   ringing --ring time-out----> missed
+ *   accepted --a participant without presence for the grace----> ended
+ *   accepted --longer than the longest call allowed------------> ended
+ *
+ * The last two are the watch of accepted calls: calls_watch_deadline()
+ * says when the service must end a call by itself, calls_watch_end() ends
+ * it (reason hangup; ended_by the absent participant, none for the length
+ * limit). The absences themselves (when a participant's last notification
+ * socket or MQTT session went) are columns the store keeps up to date.
  */
 #ifndef RINGMQ_CALLS_H
 #define RINGMQ_CALLS_H
@@ -56,6 +64,20 @@ struct calls_call {
 	char ended_by[IDS_MAX + 1];
 	int64_t ring_deadline;
 	char answered_device[CALLS_DEVICE_MAX + 1];
+	int64_t caller_absent_since;   /* accepted calls: the caller has had no presence since; 0 = present */
+	int64_t receiver_absent_since; /* the same for the receiver */
+};
+
+/* When the service ends an accepted call by itself. 0 turns either off. */
+struct calls_limits {
+	int64_t presence_grace_ms; /* a participant without presence this long: ended */
+	int64_t max_call_ms;       /* accepted longer than this: ended */
+};
+
+enum calls_cause {
+	CALLS_CAUSE_NONE = 0,
+	CALLS_CAUSE_PRESENCE_LOST, /* ended_by the participant who vanished */
+	CALLS_CAUSE_MAX_DURATION,  /* ended_by nobody */
 };
 
 struct calls_decision {
@@ -95,6 +117,24 @@ void calls_apply(struct calls_call *call, const struct calls_decision *d, const 
 /* Ends a ringing call as missed at now_ms (ended_by none). Returns 0, or -1
  * (and leaves the call alone) when it is not ringing. */
 int calls_expire(struct calls_call *call, int64_t now_ms);
+
+/* The time (ms) at which the service must end call c by itself: the
+ * earliest of absent_since + grace of each absent participant and
+ * answered_at + max_call_ms. 0 when c is not accepted or nothing will end
+ * it. *cause and *who (the absent participant's role; CALLS_OUTSIDER for
+ * the length limit) say why; either may be NULL. Ties go to the caller's
+ * absence, then the receiver's, then the length limit. */
+int64_t calls_watch_deadline(const struct calls_call *c, const struct calls_limits *lim, enum calls_cause *cause,
+			     enum calls_role *who);
+
+/* Ends c at now_ms if its watch deadline has come: state ended, reason
+ * hangup, ended_at now_ms, ended_by the absent participant (empty for the
+ * length limit). Returns the cause, or CALLS_CAUSE_NONE (c untouched) when
+ * nothing is due. */
+enum calls_cause calls_watch_end(struct calls_call *c, const struct calls_limits *lim, int64_t now_ms);
+
+/* "presence_lost", "max_duration"; NULL for CALLS_CAUSE_NONE. */
+const char *calls_cause_name(enum calls_cause cause);
 
 /* The call as history shows it (PROTOCOL.md "GET /calls/"): call_id,
  * caller_id, caller_username, receiver_id, call_type, conversation_id,

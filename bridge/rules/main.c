@@ -1,6 +1,10 @@
 /* ringmq-rules: the rules wing. One thread, one loop: mqtt_link_poll()
- * waits for the broker socket or the next ring deadline (at most a
- * second), each turn ends the overdue ringing calls. Owns the MQTT session
+ * waits for the broker socket or the next deadline (at most a second),
+ * each turn ends the overdue ringing calls and the accepted calls whose
+ * participant has had no presence for the grace or that have lasted the
+ * longest allowed (timers.h). Calls are ended for lost presence only once
+ * the link has been up RULES_PRESENCE_SETTLE_MS: the bridges' and the
+ * plugin's presence snapshots (answers to svc/rules/hello) come first. Owns the MQTT session
  * (persistent, client id ringmq-rules) and the SQLite file; hands every
  * inbound message to the module for its topic:
  *   users/<uid>/outbox, chats/<cid>/in -> signaling.c (client frames)
@@ -28,6 +32,9 @@
 #define RULES_SESSION_EXPIRY_S 86400    /* the broker keeps our session a day */
 #define RULES_FLUSH_MS 1000             /* longest wait for queued publishes at shutdown */
 #define RULES_USERNAME "svc:rules"
+#define RULES_PRESENCE_SETTLE_MS 2000   /* after each (re)connect, before ending calls for lost presence */
+#define RULES_GRACE_DEFAULT_MS 30000
+#define RULES_MAX_CALL_DEFAULT_MS (4LL * 3600 * 1000)
 
 static const char *const subscriptions[] = {
 	"users/+/outbox", "chats/+/in", "svc/rules/requests", "svc/presence/#",
@@ -37,6 +44,8 @@ struct rules {
 	struct mqtt_link *link;
 	struct store *st;
 	struct requests_cfg cfg;
+	struct calls_limits lim;
+	int64_t watch_from; /* wall ms: the watch ends no call before this (settle after a connect) */
 };
 
 static volatile sig_atomic_t stopping;
@@ -156,7 +165,7 @@ static void on_message(void *user, const struct mosquitto_message *msg, const mo
 	else if (!strcmp(msg->topic, "svc/rules/requests"))
 		on_request(r, msg, props);
 	else if (topic_id(msg->topic, "svc/presence/", "", id))
-		presence_handle(r->st, id, msg->payload ? msg->payload : "", (size_t)msg->payloadlen);
+		presence_handle(r->st, id, msg->payload ? msg->payload : "", (size_t)msg->payloadlen, ids_now_ms());
 	else
 		log_debug("ignoring a message on %s", msg->topic);
 }
@@ -173,6 +182,12 @@ static void on_up(void *user, bool session_present)
 	 * bridges send in answer reach us. */
 	if (mqtt_link_publish(r->link, "svc/rules/hello", "{}", 2, NULL) < 0)
 		log_warn("%s: cannot publish svc/rules/hello", __func__);
+	/* Whoever is not (yet) known present counts as absent from now unless
+	 * already absent; the snapshots clear those who are there. */
+	int64_t now = ids_now_ms();
+	if (store_calls_presence_sync(r->st, NULL, now, NULL) != STORE_OK)
+		log_warn("%s: absences of accepted calls not brought up to date", __func__);
+	r->watch_from = now + RULES_PRESENCE_SETTLE_MS;
 }
 
 static void on_down(void *user, int reason)
@@ -181,7 +196,8 @@ static void on_down(void *user, int reason)
 		log_warn("broker link down; ring time-outs wait until it is back");
 }
 
-/* Ends every overdue ringing call. -1 when the store failed. */
+/* Ends every overdue ringing call, then every accepted call the watch
+ * ends (once the presence has settled). -1 when the store failed. */
 static int run_timers(struct rules *r)
 {
 	struct router_out out;
@@ -189,8 +205,24 @@ static int run_timers(struct rules *r)
 	int rc;
 	while ((rc = timers_expire_one(r->st, ids_now_ms(), &out)) == 1)
 		publish_all(r, &out);
+	while (rc == 0 && ids_now_ms() >= r->watch_from && (rc = timers_watch_one(r->st, &r->lim, ids_now_ms(), &out)) == 1)
+		publish_all(r, &out);
 	router_out_clear(&out);
 	return rc;
+}
+
+/* How long the loop may sleep: until the next ring deadline or watch
+ * deadline (not before the settle ends), at most RULES_TICK_MS. */
+static int loop_wait_ms(struct rules *r)
+{
+	int64_t now = ids_now_ms();
+	int wait = timers_wait_ms(r->st, now, RULES_TICK_MS);
+	int watch = timers_watch_wait_ms(r->st, &r->lim, now, RULES_TICK_MS);
+	if (watch < wait) {
+		int64_t settle = r->watch_from - now;
+		wait = settle > watch ? (settle < wait ? (int)settle : wait) : watch;
+	}
+	return wait;
 }
 
 static void usage(FILE *f)
@@ -198,7 +230,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: ringmq-rules [options]\n"
 		"Routes call signaling, owns call and conversation state (SQLite), answers\n"
-		"the bridges' requests and runs ring time-outs. See README.md.\n"
+		"the bridges' requests, runs ring time-outs and ends stuck calls. See README.md.\n"
 		"\n"
 		"  --mqtt-host H            broker host (default 127.0.0.1)\n"
 		"  --mqtt-port N            broker port (default 1883)\n"
@@ -206,6 +238,11 @@ static void usage(FILE *f)
 		"                           (default $RINGMQ_SERVICE_SECRET; none: anonymous)\n"
 		"  --db PATH                SQLite file, created if missing (default ringmq.db)\n"
 		"  --ring-timeout-ms N      a ringing call becomes missed after N ms (default 45000)\n"
+		"  --presence-grace-ms N    end an accepted call (hangup, by that participant) when a\n"
+		"                           participant has had no notification socket and no MQTT\n"
+		"                           session for N ms (default 30000; 0 = never)\n"
+		"  --max-call-ms N          end an accepted call (hangup, by nobody) N ms after the\n"
+		"                           answer (default 14400000 = 4 h; 0 = no limit)\n"
 		"  --client-id ID           MQTT client id of the persistent session (default ringmq-rules)\n"
 		"  --log-level L            error, warn, info, debug (default info)\n"
 		"  --help                   this text\n");
@@ -227,12 +264,14 @@ int main(int argc, char **argv)
 		{"db", required_argument, NULL, 'd'},
 		{"ring-timeout-ms", required_argument, NULL, 't'},
 		{"client-id", required_argument, NULL, 'c'},
+		{"presence-grace-ms", required_argument, NULL, 'g'},
+		{"max-call-ms", required_argument, NULL, 'm'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *host = "127.0.0.1", *db = "ringmq.db", *client_id = "ringmq-rules", *secret_file = NULL;
-	long port = 1883, ring_ms = 45000;
+	long port = 1883, ring_ms = 45000, grace_ms = RULES_GRACE_DEFAULT_MS, max_call_ms = RULES_MAX_CALL_DEFAULT_MS;
 	int level = LOG_LEVEL_INFO;
 	const char *env_level = getenv("RINGMQ_LOG_LEVEL");
 	if (env_level && log_level_parse(env_level) >= 0)
@@ -246,14 +285,16 @@ int main(int argc, char **argv)
 		case 'd': db = optarg; break;
 		case 't': ring_ms = parse_num(optarg, 1, 24L * 3600 * 1000); break;
 		case 'c': client_id = optarg; break;
+		case 'g': grace_ms = parse_num(optarg, 0, 24L * 3600 * 1000); break;
+		case 'm': max_call_ms = parse_num(optarg, 0, 30L * 24 * 3600 * 1000); break;
 		case 'l': level = log_level_parse(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind < argc || port < 0 || ring_ms < 0 || level < 0 || !client_id[0]) {
+	if (optind < argc || port < 0 || ring_ms < 0 || grace_ms < 0 || max_call_ms < 0 || level < 0 || !client_id[0]) {
 		fprintf(stderr, "ringmq-rules: bad arguments (port 1-65535, ring time-out 1 ms to 24 h, "
-				"log level error|warn|info|debug)\n");
+				"presence grace 0 to 24 h, longest call 0 to 30 days, log level error|warn|info|debug)\n");
 		usage(stderr);
 		return 2;
 	}
@@ -264,7 +305,8 @@ int main(int argc, char **argv)
 	if (secret_file && !secret)
 		return 2; /* secret_load said why */
 
-	struct rules r = {.cfg = {.ring_timeout_ms = ring_ms}};
+	struct rules r = {.cfg = {.ring_timeout_ms = ring_ms},
+			  .lim = {.presence_grace_ms = grace_ms, .max_call_ms = max_call_ms}};
 	int status = 1;
 	if (store_open(db, &r.st) != STORE_OK)
 		goto out;
@@ -289,12 +331,13 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	log_info("ringmq-rules: db %s, broker %s:%ld as %s, ring time-out %ld ms", db, host, port,
-		 secret ? RULES_USERNAME : "anonymous", ring_ms);
+	log_info("ringmq-rules: db %s, broker %s:%ld as %s, ring time-out %ld ms, presence grace %ld ms, "
+		 "longest call %ld ms", db, host, port, secret ? RULES_USERNAME : "anonymous", ring_ms, grace_ms,
+		 max_call_ms);
 	while (!stopping) {
 		int wait = RULES_TICK_MS;
 		if (mqtt_link_is_up(r.link) && run_timers(&r) == 0)
-			wait = timers_wait_ms(r.st, ids_now_ms(), RULES_TICK_MS);
+			wait = loop_wait_ms(&r);
 		if (mqtt_link_poll(r.link, wait) < 0) {
 			log_error("poll failed; stopping");
 			break;

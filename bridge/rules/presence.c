@@ -34,7 +34,18 @@ out:
 	return rc;
 }
 
-int presence_handle(struct store *st, const char *source, const char *payload, size_t len)
+/* The absences of accepted calls after a presence change of uid (NULL: anyone). */
+static int sync(struct store *st, const char *uid, int64_t now_ms)
+{
+	int changed = 0;
+	if (store_calls_presence_sync(st, uid, now_ms, &changed) != STORE_OK)
+		return -1;
+	if (changed)
+		log_debug("presence of %s: %d accepted call(s) changed absences", uid ? uid : "everyone", changed);
+	return 0;
+}
+
+int presence_handle(struct store *st, const char *source, const char *payload, size_t len, int64_t now_ms)
 {
 	json_error_t err;
 	json_t *j = json_loadb(payload, len, 0, &err);
@@ -44,8 +55,12 @@ int presence_handle(struct store *st, const char *source, const char *payload, s
 	const json_t *online = json_object_get(j, "online");
 	if (json_is_array(list)) {
 		rc = snapshot(st, source, list);
+		if (rc == 0)
+			rc = sync(st, NULL, now_ms);
 	} else if (json_is_boolean(online) && ids_from_json(json_object_get(j, "user_id"), uid) == 0) {
 		rc = store_presence_set(st, source, uid, json_is_true(online)) == STORE_OK ? 0 : -1;
+		if (rc == 0)
+			rc = sync(st, uid, now_ms);
 		log_debug("presence %s: %s %s", source, uid, json_is_true(online) ? "online" : "offline");
 	} else {
 		log_warn("%s: ignoring a presence message of %s that is neither an event nor a snapshot", __func__,

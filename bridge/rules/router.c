@@ -177,6 +177,31 @@ int router_incoming(const struct calls_call *call, uint32_t expiry_s, struct rou
 	return add_user(out, call->receiver_id, j, expiry_s);
 }
 
+int router_service_end(const struct calls_call *call, const char *cause, const char *msg_id, struct router_out *out)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s}", "type", "call.end", "reason", call->end_reason, "msg_id", msg_id);
+	int rc = !j || set_call_fields(j, call);
+	if (!rc && call->ended_by[0]) {
+		bool caller = !strcmp(call->ended_by, call->caller_id);
+		rc |= json_object_set_new(j, "ended_by", json_string(call->ended_by));
+		rc |= json_object_set_new(j, "sender_id", json_string(call->ended_by));
+		rc |= json_object_set_new(j, "sender_username",
+					  json_string(caller ? call->caller_username : call->ended_by));
+		rc |= json_object_set_new(j, "from_device", json_string(ROUTER_SERVICE_DEVICE));
+	} else if (!rc) {
+		rc |= json_object_set_new(j, "ended_by", json_null());
+	}
+	if (!rc && cause)
+		rc |= json_object_set_new(j, "cause", json_string(cause));
+	if (rc) {
+		json_decref(j);
+		return -1;
+	}
+	rc = add_user(out, call->caller_id, json_incref(j), 0);
+	rc |= add_user(out, call->receiver_id, j, 0);
+	return rc ? -1 : 0;
+}
+
 int router_missed(const struct calls_call *call, struct router_out *out)
 {
 	json_t *j = json_pack("{s:s, s:s, s:n}", "type", "call.end", "reason", calls_end_reason(call->state),

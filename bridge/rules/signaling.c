@@ -38,6 +38,9 @@ static int handle_call(struct store *st, const struct router_origin *o, const st
 			return -1;
 		}
 		log_change(&call);
+		/* Accepted: from now on a participant without presence is watched. */
+		if (call.state == CALLS_ACCEPTED && store_calls_presence_sync(st, call.caller_id, now_ms, NULL) != STORE_OK)
+			log_warn("%s: call %s: absences not recorded (the store failed)", __func__, call.id);
 	}
 	return router_route(o, f, &call, &d, out);
 }

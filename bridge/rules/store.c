@@ -23,7 +23,8 @@ static const char schema_sql[] =
 	" id TEXT PRIMARY KEY, caller_id TEXT NOT NULL, caller_username TEXT NOT NULL,"
 	" receiver_id TEXT NOT NULL, call_type TEXT NOT NULL, conversation_id TEXT NOT NULL,"
 	" status TEXT NOT NULL, created_at INTEGER NOT NULL, answered_at INTEGER, ended_at INTEGER,"
-	" end_reason TEXT, ended_by TEXT, ring_deadline INTEGER, answered_device TEXT);"
+	" end_reason TEXT, ended_by TEXT, ring_deadline INTEGER, answered_device TEXT,"
+	" caller_absent_since INTEGER, receiver_absent_since INTEGER);"
 	"CREATE INDEX IF NOT EXISTS calls_by_caller ON calls (caller_id, created_at DESC, id DESC);"
 	"CREATE INDEX IF NOT EXISTS calls_by_receiver ON calls (receiver_id, created_at DESC, id DESC);"
 	"CREATE INDEX IF NOT EXISTS calls_ringing ON calls (ring_deadline) WHERE status = 'ringing';"
@@ -33,9 +34,19 @@ static const char schema_sql[] =
 	" source TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (source, user_id)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS temp.presence_by_user ON presence (user_id);";
 
+/* Run after migrate(): a database made before the absence columns gets
+ * them first. */
+static const char watch_sql[] =
+	"CREATE INDEX IF NOT EXISTS calls_caller_absent ON calls (caller_absent_since)"
+	" WHERE status = 'accepted' AND caller_absent_since IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS calls_receiver_absent ON calls (receiver_absent_since)"
+	" WHERE status = 'accepted' AND receiver_absent_since IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS calls_answered ON calls (answered_at) WHERE status = 'accepted';";
+
 #define CALL_COLS                                                                                        \
 	"id, caller_id, caller_username, receiver_id, call_type, conversation_id, status, created_at,"   \
-	" answered_at, ended_at, end_reason, ended_by, ring_deadline, answered_device"
+	" answered_at, ended_at, end_reason, ended_by, ring_deadline, answered_device, caller_absent_since,"  \
+	" receiver_absent_since"
 
 enum stmt {
 	S_BEGIN,
@@ -59,6 +70,10 @@ enum stmt {
 	S_PRESENCE_OFF,
 	S_PRESENCE_CLEAR,
 	S_PRESENCE_GET,
+	S_PRESENCE_SYNC,
+	S_WATCH_CALLER,
+	S_WATCH_RECEIVER,
+	S_WATCH_ANSWERED,
 	S_COUNT
 };
 
@@ -73,7 +88,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_MEMBER_INSERT] = "INSERT OR IGNORE INTO members (conversation_id, user_id) VALUES (?1, ?2)",
 	[S_MEMBER_GET] = "SELECT 1 FROM members WHERE conversation_id = ?1 AND user_id = ?2",
 	[S_CALL_INSERT] = "INSERT INTO calls (" CALL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-			  " ?11, ?12, ?13, ?14)",
+			  " ?11, ?12, ?13, ?14, ?15, ?16)",
 	[S_CALL_GET] = "SELECT " CALL_COLS " FROM calls WHERE id = ?1",
 	[S_CALL_UPDATE] = "UPDATE calls SET status = ?2, answered_at = ?3, ended_at = ?4, end_reason = ?5,"
 			  " ended_by = ?6, answered_device = ?7 WHERE id = ?1",
@@ -96,6 +111,23 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_PRESENCE_OFF] = "DELETE FROM presence WHERE source = ?1 AND user_id = ?2",
 	[S_PRESENCE_CLEAR] = "DELETE FROM presence WHERE source = ?1",
 	[S_PRESENCE_GET] = "SELECT 1 FROM presence WHERE user_id = ?1 LIMIT 1",
+	/* Accepted calls (all, or those of ?2): a participant without any
+	 * presence row is absent since ?1 unless already absent; one with a
+	 * row is present. Only rows that change are written. */
+	[S_PRESENCE_SYNC] =
+		"UPDATE calls SET"
+		" caller_absent_since = CASE WHEN EXISTS (SELECT 1 FROM presence WHERE user_id = calls.caller_id)"
+		" THEN NULL ELSE coalesce(caller_absent_since, ?1) END,"
+		" receiver_absent_since = CASE WHEN EXISTS (SELECT 1 FROM presence WHERE user_id = calls.receiver_id)"
+		" THEN NULL ELSE coalesce(receiver_absent_since, ?1) END"
+		" WHERE status = 'accepted' AND (?2 IS NULL OR caller_id = ?2 OR receiver_id = ?2) AND"
+		" ((caller_absent_since IS NULL) <> EXISTS (SELECT 1 FROM presence WHERE user_id = calls.caller_id) OR"
+		" (receiver_absent_since IS NULL) <> EXISTS (SELECT 1 FROM presence WHERE user_id = calls.receiver_id))",
+	[S_WATCH_CALLER] = "SELECT " CALL_COLS " FROM calls WHERE status = 'accepted' AND caller_absent_since IS NOT NULL"
+			   " ORDER BY caller_absent_since LIMIT 1",
+	[S_WATCH_RECEIVER] = "SELECT " CALL_COLS " FROM calls WHERE status = 'accepted' AND"
+			     " receiver_absent_since IS NOT NULL ORDER BY receiver_absent_since LIMIT 1",
+	[S_WATCH_ANSWERED] = "SELECT " CALL_COLS " FROM calls WHERE status = 'accepted' ORDER BY answered_at LIMIT 1",
 };
 
 struct store {
@@ -213,6 +245,8 @@ static void read_call(sqlite3_stmt *q, struct calls_call *c)
 	col_text(q, 11, c->ended_by, sizeof(c->ended_by));
 	c->ring_deadline = sqlite3_column_int64(q, 12);
 	col_text(q, 13, c->answered_device, sizeof(c->answered_device));
+	c->caller_absent_since = sqlite3_column_int64(q, 14);
+	c->receiver_absent_since = sqlite3_column_int64(q, 15);
 }
 
 /* Runs a query of CALL_COLS already bound and reads its first row:
@@ -226,6 +260,31 @@ static int one_call(struct store *st, enum stmt s, struct calls_call *out, const
 	if (rc == STORE_EDB)
 		return STORE_EDB;
 	return rc == SQLITE_ROW;
+}
+
+/* Adds the columns a database made by an older ringmq-rules lacks. */
+static int migrate(sqlite3 *db)
+{
+	static const char *const cols[] = {"caller_absent_since", "receiver_absent_since"};
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+		sqlite3_stmt *q = NULL;
+		int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('calls') WHERE name = ?1", -1, &q, NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+		sqlite3_bind_text(q, 1, cols[i], -1, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		sqlite3_finalize(q);
+		if (rc == SQLITE_ROW)
+			continue;
+		if (rc != SQLITE_DONE)
+			return rc;
+		char sql[96];
+		snprintf(sql, sizeof(sql), "ALTER TABLE calls ADD COLUMN %s INTEGER", cols[i]);
+		if ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+			return rc;
+		log_info("%s: calls table gained column %s", __func__, cols[i]);
+	}
+	return SQLITE_OK;
 }
 
 int store_open(const char *path, struct store **out)
@@ -243,7 +302,8 @@ int store_open(const char *path, struct store **out)
 	char *err = NULL;
 	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", NULL, NULL, &err) !=
 		    SQLITE_OK ||
-	    sqlite3_exec(st->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
+	    sqlite3_exec(st->db, schema_sql, NULL, NULL, &err) != SQLITE_OK || migrate(st->db) != SQLITE_OK ||
+	    sqlite3_exec(st->db, watch_sql, NULL, NULL, &err) != SQLITE_OK) {
 		log_error("%s: %s: %s", __func__, path, err ? err : sqlite3_errmsg(st->db));
 		sqlite3_free(err);
 		goto fail;
@@ -347,6 +407,8 @@ int store_call_insert(struct store *st, const struct calls_call *c)
 	bind_text(q, 12, c->ended_by);
 	bind_time(q, 13, c->ring_deadline);
 	bind_text(q, 14, c->answered_device);
+	bind_time(q, 15, c->caller_absent_since);
+	bind_time(q, 16, c->receiver_absent_since);
 	int rc = sqlite3_step(q);
 	int ext = sqlite3_extended_errcode(st->db);
 	if (rc != SQLITE_DONE && ext != SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -460,4 +522,31 @@ fail:
 int store_presence_online(struct store *st, const char *uid)
 {
 	return exists2(st, S_PRESENCE_GET, uid, NULL, __func__);
+}
+
+int store_calls_presence_sync(struct store *st, const char *uid, int64_t now_ms, int *changed)
+{
+	sqlite3_stmt *q = st->st[S_PRESENCE_SYNC];
+	sqlite3_bind_int64(q, 1, now_ms);
+	if (uid)
+		sqlite3_bind_text(q, 2, uid, -1, SQLITE_STATIC);
+	int rc = step(st, S_PRESENCE_SYNC, __func__);
+	done(st, S_PRESENCE_SYNC);
+	if (rc != SQLITE_DONE)
+		return STORE_EDB;
+	if (changed)
+		*changed = sqlite3_changes(st->db);
+	return STORE_OK;
+}
+
+int store_call_watch_first(struct store *st, enum store_watch which, struct calls_call *out)
+{
+	static const enum stmt by[] = {
+		[STORE_WATCH_CALLER_ABSENT] = S_WATCH_CALLER,
+		[STORE_WATCH_RECEIVER_ABSENT] = S_WATCH_RECEIVER,
+		[STORE_WATCH_ANSWERED] = S_WATCH_ANSWERED,
+	};
+	if ((int)which < 0 || which > STORE_WATCH_ANSWERED)
+		return STORE_EDB;
+	return one_call(st, by[which], out, __func__);
 }

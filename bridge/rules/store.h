@@ -3,8 +3,9 @@
  * bridge), calls (the records of calls.h; times in ms since the epoch), and
  * a TEMP table presence(source, user_id) that lives as long as the process
  * (bridges resend it on svc/rules/hello). WAL journal, statements prepared
- * once at open and kept, indexes for a user's history (newest first) and
- * for ringing deadlines. Single-threaded: one struct store per loop. */
+ * once at open and kept, indexes for a user's history (newest first), for
+ * ringing deadlines and for the watch of accepted calls (absences, answer
+ * times). Single-threaded: one struct store per loop. */
 #ifndef RINGMQ_STORE_H
 #define RINGMQ_STORE_H
 
@@ -47,7 +48,8 @@ int store_call_insert(struct store *st, const struct calls_call *c);
 /* Fills *out with call id. STORE_ENOTFOUND when there is none. */
 int store_call_get(struct store *st, const char *id, struct calls_call *out);
 /* Writes the mutable part of c (state, times, end reason, ended_by,
- * answered device) over the stored call with c->id. */
+ * answered device) over the stored call with c->id. The absences are
+ * store_calls_presence_sync()'s. */
 int store_call_update(struct store *st, const struct calls_call *c);
 /* 1 when uid takes part in an accepted call, 0 when not, STORE_EDB. */
 int store_call_busy(struct store *st, const char *uid);
@@ -66,6 +68,24 @@ int store_next_deadline(struct store *st, int64_t *deadline_ms);
 /* 1 and *out: a ringing call whose deadline is <= now_ms (the earliest);
  * 0 when none is overdue; STORE_EDB. */
 int store_call_overdue(struct store *st, int64_t now_ms, struct calls_call *out);
+
+/* The watch of accepted calls (calls.h). */
+enum store_watch {
+	STORE_WATCH_CALLER_ABSENT = 0, /* the accepted call whose caller is absent the longest */
+	STORE_WATCH_RECEIVER_ABSENT,   /* the same for receivers */
+	STORE_WATCH_ANSWERED,          /* the accepted call answered first */
+};
+/* 1 and *out: the accepted call first in the order of which; 0 when there
+ * is none; STORE_EDB. */
+int store_call_watch_first(struct store *st, enum store_watch which, struct calls_call *out);
+/* Brings the absences of accepted calls (all of them when uid is NULL,
+ * else those uid takes part in) in line with the presence table: a
+ * participant with no presence at any source is absent since now_ms
+ * unless already absent (the earlier start is kept); one with presence is
+ * not absent. *changed (may be NULL): how many calls changed. The only
+ * writer of caller_absent_since / receiver_absent_since besides
+ * store_call_insert. */
+int store_calls_presence_sync(struct store *st, const char *uid, int64_t now_ms, int *changed);
 
 /* Presence (TEMP table: gone when the process ends). */
 /* Marks uid online or offline at source. */

@@ -1,6 +1,10 @@
-/* timers: ring time-outs out of the calls table. */
+/* timers: ring time-outs and the watch of accepted calls, out of the calls table. */
 #include "timers.h"
 
+#include <inttypes.h>
+#include <string.h>
+
+#include "ids.h"
 #include "log.h"
 
 int timers_wait_ms(struct store *st, int64_t now_ms, int cap_ms)
@@ -25,5 +29,70 @@ int timers_expire_one(struct store *st, int64_t now_ms, struct router_out *out)
 	log_info("call %s %s→%s ended missed (no answer within the ring time)", call.id, call.caller_id,
 		 call.receiver_id);
 	router_missed(&call, out);
+	return 1;
+}
+
+/* 1 and the accepted call with the earliest watch deadline (*at), 0 when
+ * nothing will end one, -1 on a store failure. The first call of each
+ * index order holds the earliest deadline of its kind; the earliest of
+ * those three is the earliest of all. */
+static int watch_next(struct store *st, const struct calls_limits *lim, int64_t *at, struct calls_call *out)
+{
+	static const enum store_watch kinds[] = {STORE_WATCH_CALLER_ABSENT, STORE_WATCH_RECEIVER_ABSENT,
+						 STORE_WATCH_ANSWERED};
+	*at = 0;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (kinds[i] == STORE_WATCH_ANSWERED ? lim->max_call_ms <= 0 : lim->presence_grace_ms <= 0)
+			continue;
+		struct calls_call c;
+		int rc = store_call_watch_first(st, kinds[i], &c);
+		if (rc < 0)
+			return -1;
+		int64_t d = rc ? calls_watch_deadline(&c, lim, NULL, NULL) : 0;
+		if (d && (!*at || d < *at)) {
+			*at = d;
+			*out = c;
+		}
+	}
+	return *at != 0;
+}
+
+int timers_watch_wait_ms(struct store *st, const struct calls_limits *lim, int64_t now_ms, int cap_ms)
+{
+	int64_t at;
+	struct calls_call c;
+	if (watch_next(st, lim, &at, &c) != 1)
+		return cap_ms;
+	int64_t wait = at - now_ms;
+	if (wait < 0)
+		return 0;
+	return wait < cap_ms ? (int)wait : cap_ms;
+}
+
+int timers_watch_one(struct store *st, const struct calls_limits *lim, int64_t now_ms, struct router_out *out)
+{
+	int64_t at;
+	struct calls_call call;
+	int rc = watch_next(st, lim, &at, &call);
+	if (rc <= 0 || at > now_ms)
+		return rc < 0 ? -1 : 0;
+	enum calls_cause cause = calls_watch_end(&call, lim, now_ms);
+	if (cause == CALLS_CAUSE_NONE || store_call_update(st, &call) != STORE_OK)
+		return -1;
+	if (cause == CALLS_CAUSE_PRESENCE_LOST) {
+		int64_t absent_since = !strcmp(call.ended_by, call.caller_id) ? call.caller_absent_since
+								      : call.receiver_absent_since;
+		log_info("call %s %s→%s ended hangup by %s: no notification socket or MQTT session of %s for %" PRId64
+			 " ms (grace %" PRId64 " ms)",
+			 call.id, call.caller_id, call.receiver_id, call.ended_by, call.ended_by, now_ms - absent_since,
+			 lim->presence_grace_ms);
+	} else {
+		log_info("call %s %s→%s ended hangup by nobody: accepted for %" PRId64 " ms, the longest call is %" PRId64
+			 " ms",
+			 call.id, call.caller_id, call.receiver_id, now_ms - call.answered_at, lim->max_call_ms);
+	}
+	char msg_id[IDS_UUID_LEN + 1];
+	ids_uuid4(msg_id);
+	router_service_end(&call, calls_cause_name(cause), msg_id, out);
 	return 1;
 }
