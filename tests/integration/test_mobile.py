@@ -12,18 +12,23 @@ from the repo's mosquitto.conf, while a web user talks to ringmq-bridge
   persistent one;
 - ring while briefly offline: a persistent session (QoS 1) back inside the
   ring window gets call.incoming, one back later does not (the broker drops
-  it at its v5 message expiry, which rules sets to the ring time).
+  it at its v5 message expiry, which rules sets to the ring time);
+- examples/mobile_client.py does a whole call against the real stack.
 
 Every frame a phone receives is validated against schemas/ (the harness's
 validator), as the WebSocket helper does for the web side.
 """
 import json
+import os
 import queue
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
 
-from ringmq_client import DEFAULT_WAIT, QUIET_WAIT, expect_quiet, schemas, unique, wait_until
+from ringmq_client import REPO, DEFAULT_WAIT, QUIET_WAIT, expect_quiet, schemas, unique, wait_until
 
 paho = pytest.importorskip("paho.mqtt.client")
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
@@ -512,3 +517,53 @@ def test_phone_back_after_the_ring_window_does_not_ring(ring_stack, phones, pres
     check_end(end, cid, "missed", None)
     phone.expect_nothing()
     assert all(f["type"] != "call.incoming" for f in phone.received), phone.received
+
+
+# ------------------------------------------------------------- the example
+
+def test_examples_mobile_client_rings_answers_and_hangs_up(stack):
+    """examples/mobile_client.py, as the README runs it, against the real
+    stack: it logs in, rings, answers the offer, prints ICE and hangs up
+    after --hangup-after; SIGTERM then stops it cleanly."""
+    a, b, conv = pair(stack)
+    a_notify = web_notify(stack, a)
+    device = unique("example")
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "examples", "mobile_client.py"), "--user", b.id, "--device", device,
+         "--port", str(stack.mqtt_port), "--hangup-after", "0.5"],
+        env=dict(os.environ, RINGMQ_TOKEN=b.token), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in proc.stdout], daemon=True).start()
+    seen = []
+
+    def wait_line(text):
+        deadline = time.monotonic() + DEFAULT_WAIT
+        while True:
+            try:
+                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"example printed no {text!r} within {DEFAULT_WAIT}s: {seen}") from None
+            seen.append(line)
+            if text in line:
+                return line
+
+    try:
+        wait_line("listening on users/")
+        call = initiate(stack, a, b, conv)
+        cid = call["call_id"]
+        assert call["receiver_online"] is True
+        wait_line("RING RING")
+        a_notify.send_json({"type": "call.offer", "call_id": cid, "offer": OFFER_SDP})
+        answer = a_notify.expect("call.answer", skip=("call.accepted",))
+        check_stamp(answer, b, device)
+        a_notify.send_json({"type": "call.ice_candidate", "call_id": cid, "candidate": CANDIDATE})
+        wait_line("ICE candidate from " + a.id)
+        check_end(a_notify.expect("call.end", skip=("call.accepted",)), cid, "hangup", b.id)
+        wait_line("call ended: hangup")
+        proc.terminate()
+        assert proc.wait(DEFAULT_WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(DEFAULT_WAIT)
