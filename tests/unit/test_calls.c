@@ -176,6 +176,84 @@ static void test_expire(void)
 	CHECK_EQ_INT(c.state, CALLS_ACCEPTED);
 }
 
+/* The watch of accepted calls: when the service ends one by itself. */
+static void test_watch(void)
+{
+	const struct calls_limits lim = {.presence_grace_ms = 30000, .max_call_ms = 4 * 3600 * 1000LL};
+	const struct calls_limits off = {0, 0};
+	enum calls_cause cause;
+	enum calls_role who;
+
+	/* Only accepted calls are watched. */
+	for (int s = 0; s < CALLS_STATE_COUNT; s++) {
+		struct calls_call c = make_call((enum calls_state)s);
+		c.answered_at = 2000;
+		c.caller_absent_since = 3000;
+		int64_t at = calls_watch_deadline(&c, &lim, &cause, &who);
+		CHECK_EQ_INT(at, s == CALLS_ACCEPTED ? 33000 : 0);
+		if (s != CALLS_ACCEPTED) {
+			CHECK_EQ_INT(calls_watch_end(&c, &lim, 1LL << 50), CALLS_CAUSE_NONE);
+			CHECK_EQ_INT(c.state, s);
+		}
+	}
+
+	/* Both present: the length limit alone, or nothing when it is off. */
+	struct calls_call c = make_call(CALLS_ACCEPTED);
+	c.answered_at = 2000;
+	CHECK_EQ_INT(calls_watch_deadline(&c, &lim, &cause, &who), 2000 + 4 * 3600 * 1000LL);
+	CHECK_EQ_INT(cause, CALLS_CAUSE_MAX_DURATION);
+	CHECK_EQ_INT(who, CALLS_OUTSIDER);
+	CHECK_EQ_INT(calls_watch_deadline(&c, &off, &cause, &who), 0);
+	CHECK_EQ_INT(cause, CALLS_CAUSE_NONE);
+	CHECK_EQ_INT(calls_watch_deadline(&c, &off, NULL, NULL), 0);
+
+	/* The receiver absent: grace after the start of the absence. */
+	c.receiver_absent_since = 10000;
+	CHECK_EQ_INT(calls_watch_deadline(&c, &lim, &cause, &who), 40000);
+	CHECK_EQ_INT(cause, CALLS_CAUSE_PRESENCE_LOST);
+	CHECK_EQ_INT(who, CALLS_RECEIVER);
+	/* Both absent: the longer absence first; a tie goes to the caller. */
+	c.caller_absent_since = 12000;
+	CHECK_EQ_INT(calls_watch_deadline(&c, &lim, &cause, &who), 40000);
+	CHECK_EQ_INT(who, CALLS_RECEIVER);
+	c.caller_absent_since = 10000;
+	CHECK_EQ_INT(calls_watch_deadline(&c, &lim, &cause, &who), 40000);
+	CHECK_EQ_INT(who, CALLS_CALLER);
+	/* Grace off: absences never end a call. */
+	const struct calls_limits no_grace = {.presence_grace_ms = 0, .max_call_ms = 60000};
+	CHECK_EQ_INT(calls_watch_deadline(&c, &no_grace, &cause, &who), 62000);
+	CHECK_EQ_INT(cause, CALLS_CAUSE_MAX_DURATION);
+	/* The length limit before a later absence deadline. */
+	const struct calls_limits short_max = {.presence_grace_ms = 30000, .max_call_ms = 5000};
+	CHECK_EQ_INT(calls_watch_deadline(&c, &short_max, &cause, &who), 7000);
+	CHECK_EQ_INT(cause, CALLS_CAUSE_MAX_DURATION);
+
+	/* Not before the deadline; at it: ended, hangup, by the absent one; once. */
+	c.caller_absent_since = 0;
+	CHECK_EQ_INT(calls_watch_end(&c, &lim, 39999), CALLS_CAUSE_NONE);
+	CHECK_EQ_INT(c.state, CALLS_ACCEPTED);
+	CHECK_EQ_INT(c.ended_at, 0);
+	CHECK_EQ_INT(calls_watch_end(&c, &lim, 40000), CALLS_CAUSE_PRESENCE_LOST);
+	CHECK_EQ_INT(c.state, CALLS_ENDED);
+	CHECK_EQ_STR(c.end_reason, "hangup");
+	CHECK_EQ_STR(c.ended_by, "bob");
+	CHECK_EQ_INT(c.ended_at, 40000);
+	CHECK_EQ_INT(calls_watch_end(&c, &lim, 50000), CALLS_CAUSE_NONE);
+	CHECK_EQ_INT(c.ended_at, 40000);
+
+	/* The length limit: hangup by nobody. */
+	c = make_call(CALLS_ACCEPTED);
+	c.answered_at = 2000;
+	CHECK_EQ_INT(calls_watch_end(&c, &short_max, 7000), CALLS_CAUSE_MAX_DURATION);
+	CHECK_EQ_INT(c.state, CALLS_ENDED);
+	CHECK_EQ_STR(c.end_reason, "hangup");
+	CHECK_EQ_STR(c.ended_by, "");
+
+	CHECK_EQ_STR(calls_cause_name(CALLS_CAUSE_PRESENCE_LOST), "presence_lost");
+	CHECK_EQ_STR(calls_cause_name(CALLS_CAUSE_MAX_DURATION), "max_duration");
+	CHECK(calls_cause_name(CALLS_CAUSE_NONE) == NULL);
+}
+
 static void test_names_and_json(void)
 {
 	for (int s = 0; s < CALLS_STATE_COUNT; s++)
@@ -207,6 +285,7 @@ int main(void)
 	test_no_call_and_other_types();
 	test_apply();
 	test_expire();
+	test_watch();
 	test_names_and_json();
 	return check_done("test_calls");
 }

@@ -301,6 +301,51 @@ static void test_service_frames(void)
 		CHECK_EQ_INT(out.pub[i].expiry_s, 0);
 	}
 	router_out_clear(&out);
+
+	/* Ended by the service for an absent participant: stamped on their
+	 * behalf, from the service's device, with the cause. */
+	static const char MSG[] = "11111111-2222-4333-8444-555555555555";
+	call = make_call(CALLS_ACCEPTED);
+	call.answered_at = 2000;
+	call.receiver_absent_since = 3000;
+	const struct calls_limits lim = {.presence_grace_ms = 1000};
+	CHECK_EQ_INT(calls_watch_end(&call, &lim, 4000), CALLS_CAUSE_PRESENCE_LOST);
+	CHECK_EQ_INT(router_service_end(&call, "presence_lost", MSG, &out), 0);
+	CHECK_EQ_INT(out.n, 2);
+	CHECK_EQ_STR(out.pub[0].topic, "users/alice/notifications");
+	CHECK_EQ_STR(out.pub[1].topic, "users/bob/notifications");
+	for (size_t i = 0; i < 2; i++) {
+		CHECK_EQ_STR(str(&out.pub[i], "type"), "call.end");
+		CHECK_EQ_STR(str(&out.pub[i], "call_id"), CID);
+		CHECK_EQ_STR(str(&out.pub[i], "reason"), "hangup");
+		CHECK_EQ_STR(str(&out.pub[i], "ended_by"), "bob");
+		CHECK_EQ_STR(str(&out.pub[i], "sender_id"), "bob");
+		CHECK_EQ_STR(str(&out.pub[i], "sender_username"), "bob");
+		CHECK_EQ_STR(str(&out.pub[i], "from_device"), ROUTER_SERVICE_DEVICE);
+		CHECK_EQ_STR(str(&out.pub[i], "msg_id"), MSG);
+		CHECK_EQ_STR(str(&out.pub[i], "cause"), "presence_lost");
+		CHECK_EQ_STR(str(&out.pub[i], "caller_id"), "alice");
+	}
+	router_out_clear(&out);
+	/* The caller absent: the caller's name. */
+	call = make_call(CALLS_ACCEPTED);
+	call.caller_absent_since = 3000;
+	calls_watch_end(&call, &lim, 4000);
+	CHECK_EQ_INT(router_service_end(&call, "presence_lost", MSG, &out), 0);
+	CHECK_EQ_STR(str(&out.pub[0], "sender_username"), "Alice");
+	router_out_clear(&out);
+	/* The length limit: ended by nobody, no stamp. */
+	call = make_call(CALLS_ACCEPTED);
+	call.answered_at = 2000;
+	const struct calls_limits max = {.max_call_ms = 1000};
+	CHECK_EQ_INT(calls_watch_end(&call, &max, 3000), CALLS_CAUSE_MAX_DURATION);
+	CHECK_EQ_INT(router_service_end(&call, "max_duration", MSG, &out), 0);
+	CHECK_EQ_INT(out.n, 2);
+	CHECK(json_is_null(json_object_get(out.pub[0].payload, "ended_by")));
+	CHECK(json_object_get(out.pub[0].payload, "sender_id") == NULL);
+	CHECK_EQ_STR(str(&out.pub[1], "reason"), "hangup");
+	CHECK_EQ_STR(str(&out.pub[1], "cause"), "max_duration");
+	router_out_clear(&out);
 }
 
 int main(void)

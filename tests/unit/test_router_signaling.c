@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "presence.h"
 #include "requests.h"
 #include "signaling.h"
 #include "timers.h"
@@ -208,6 +209,86 @@ static void test_timeouts(void)
 	CHECK_EQ_INT(timers_expire_one(st, now + 100000, &out), 0);
 }
 
+static void presence(const char *source, const char *json, int64_t at)
+{
+	CHECK_EQ_INT(presence_handle(st, source, json, strlen(json), at), 0);
+}
+
+/* The watch of accepted calls through presence events, the answer and
+ * timers.c: a participant without presence for the grace ends the call
+ * (hangup, by them), once; presence back in time keeps it; the length
+ * limit ends it by nobody. */
+static void test_watch(void)
+{
+	const struct calls_limits lim = {.presence_grace_ms = 30000, .max_call_ms = 3600000};
+	char a[IDS_UUID_LEN + 1], buf[256];
+	struct router_out out;
+	router_out_init(&out);
+	presence("b-1", "{\"user_id\":\"bob\",\"online\":true}", now);
+	new_call(a);
+	CHECK_EQ_INT(timers_watch_wait_ms(st, &lim, now, 1000), 1000); /* ringing: not watched */
+	snprintf(buf, sizeof(buf), "{\"type\":\"call.answer\",\"call_id\":\"%s\",\"answer\":\"x\"}", a);
+	send_frame(&out, "bob", NULL, "tab", NULL, buf);
+	router_out_clear(&out);
+	CHECK_EQ_INT(state_of(a), CALLS_ACCEPTED);
+
+	/* alice had no presence when the call was answered: absent since then. */
+	struct calls_call c;
+	CHECK_EQ_INT(store_call_get(st, a, &c), STORE_OK);
+	CHECK_EQ_INT(c.caller_absent_since, now);
+	CHECK_EQ_INT(c.receiver_absent_since, 0);
+	CHECK_EQ_INT(timers_watch_wait_ms(st, &lim, now, 100000), 30000);
+	CHECK_EQ_INT(timers_watch_one(st, &lim, now + 29999, &out), 0);
+	/* Her phone connects: the call is kept past the grace. */
+	presence("mqtt", "{\"user_id\":\"alice\",\"online\":true}", now + 1000);
+	CHECK_EQ_INT(timers_watch_one(st, &lim, now + 31000, &out), 0);
+	CHECK_EQ_INT(state_of(a), CALLS_ACCEPTED);
+
+	/* bob's bridge dies (its will: an empty snapshot): bob absent from then. */
+	presence("b-1", "{\"snapshot\":[]}", now + 40000);
+	CHECK_EQ_INT(timers_watch_wait_ms(st, &lim, now + 40000, 100000), 30000);
+	CHECK_EQ_INT(timers_watch_one(st, &lim, now + 69999, &out), 0);
+	CHECK_EQ_INT(timers_watch_one(st, &lim, now + 70000, &out), 1);
+	CHECK_EQ_INT(out.n, 2);
+	CHECK_EQ_STR(out.pub[0].topic, "users/alice/notifications");
+	CHECK_EQ_STR(out.pub[1].topic, "users/bob/notifications");
+	CHECK_EQ_STR(s(&out.pub[0], "type"), "call.end");
+	CHECK_EQ_STR(s(&out.pub[0], "reason"), "hangup");
+	CHECK_EQ_STR(s(&out.pub[0], "ended_by"), "bob");
+	CHECK_EQ_STR(s(&out.pub[0], "cause"), "presence_lost");
+	CHECK(ids_is_uuid(s(&out.pub[0], "msg_id")));
+	router_out_clear(&out);
+	CHECK_EQ_INT(timers_watch_one(st, &lim, now + 80000, &out), 0); /* once */
+	CHECK_EQ_INT(store_call_get(st, a, &c), STORE_OK);
+	CHECK_EQ_INT(c.state, CALLS_ENDED);
+	CHECK_EQ_STR(c.ended_by, "bob");
+	CHECK_EQ_INT(c.ended_at, now + 70000);
+
+	/* Both present all along: the longest call ends it, by nobody. */
+	presence("b-1", "{\"snapshot\":[\"bob\"]}", now + 90000);
+	new_call(a);
+	send_frame(&out, "bob", NULL, "tab", NULL, (snprintf(buf, sizeof(buf),
+		   "{\"type\":\"call.answer\",\"call_id\":\"%s\",\"answer\":\"x\"}", a), buf));
+	router_out_clear(&out);
+	CHECK_EQ_INT(store_call_get(st, a, &c), STORE_OK);
+	CHECK_EQ_INT(c.caller_absent_since + c.receiver_absent_since, 0);
+	CHECK_EQ_INT(timers_watch_one(st, &lim, now + 3599999, &out), 0);
+	CHECK_EQ_INT(timers_watch_one(st, &lim, now + 3600000, &out), 1);
+	CHECK(json_is_null(json_object_get(out.pub[0].payload, "ended_by")));
+	CHECK_EQ_STR(s(&out.pub[1], "cause"), "max_duration");
+	router_out_clear(&out);
+	/* Off: nothing ends a call. */
+	const struct calls_limits off = {0, 0};
+	new_call(a);
+	send_frame(&out, "bob", NULL, "tab", NULL, (snprintf(buf, sizeof(buf),
+		   "{\"type\":\"call.answer\",\"call_id\":\"%s\",\"answer\":\"x\"}", a), buf));
+	router_out_clear(&out);
+	presence("mqtt", "{\"snapshot\":[]}", now);
+	CHECK_EQ_INT(timers_watch_wait_ms(st, &off, now, 1000), 1000);
+	CHECK_EQ_INT(timers_watch_one(st, &off, now + 100000000, &out), 0);
+	CHECK_EQ_INT(state_of(a), CALLS_ACCEPTED);
+}
+
 int main(void)
 {
 	if (store_open(":memory:", &st) != STORE_OK)
@@ -218,6 +299,7 @@ int main(void)
 	test_lifecycle();
 	test_refusals();
 	test_timeouts();
+	test_watch();
 	store_close(st);
 	return check_done("test_router_signaling");
 }

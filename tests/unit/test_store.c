@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "check.h"
 #include "store.h"
 
@@ -208,6 +210,110 @@ static void test_presence(struct store *st)
 	CHECK_EQ_INT(store_presence_online(st, "kim"), 1);
 }
 
+static int64_t absent(struct store *st, const char *id, bool caller)
+{
+	struct calls_call c;
+	CHECK_EQ_INT(store_call_get(st, id, &c), STORE_OK);
+	return caller ? c.caller_absent_since : c.receiver_absent_since;
+}
+
+/* Absences of accepted calls follow the presence table; the watch look-ups
+ * find the longest absences and the oldest answer. */
+static void test_watch(struct store *st)
+{
+	struct calls_call got;
+	struct calls_call c = make_call(uuid(400), "nia", "oto", 9000, CALLS_ACCEPTED);
+	c.answered_at = 9500;
+	CHECK_EQ_INT(store_call_insert(st, &c), STORE_OK);
+	struct calls_call r = make_call(uuid(401), "nia", "pam", 9100, CALLS_RINGING);
+	CHECK_EQ_INT(store_call_insert(st, &r), STORE_OK);
+	CHECK_EQ_INT(store_call_watch_first(st, STORE_WATCH_CALLER_ABSENT, &got), 0);
+	CHECK_EQ_INT(store_call_watch_first(st, STORE_WATCH_ANSWERED, &got), 1);
+	CHECK_EQ_STR(got.id, uuid(400));
+
+	/* oto is online, nia nowhere: only nia is absent, and only on the accepted call. */
+	CHECK_EQ_INT(store_presence_set(st, "b-1", "oto", true), STORE_OK);
+	int changed = -1;
+	CHECK_EQ_INT(store_calls_presence_sync(st, NULL, 10000, &changed), STORE_OK);
+	CHECK_EQ_INT(changed, 1);
+	CHECK_EQ_INT(absent(st, uuid(400), true), 10000);
+	CHECK_EQ_INT(absent(st, uuid(400), false), 0);
+	CHECK_EQ_INT(absent(st, uuid(401), true), 0);
+	/* Again later: the start of the absence is kept, nothing is written. */
+	CHECK_EQ_INT(store_calls_presence_sync(st, NULL, 12000, &changed), STORE_OK);
+	CHECK_EQ_INT(changed, 0);
+	CHECK_EQ_INT(absent(st, uuid(400), true), 10000);
+	CHECK_EQ_INT(store_call_watch_first(st, STORE_WATCH_CALLER_ABSENT, &got), 1);
+	CHECK_EQ_STR(got.id, uuid(400));
+	CHECK_EQ_INT(got.caller_absent_since, 10000);
+	CHECK_EQ_INT(store_call_watch_first(st, STORE_WATCH_RECEIVER_ABSENT, &got), 0);
+
+	/* nia's phone comes (mqtt), oto's tab goes: per-user syncs. */
+	CHECK_EQ_INT(store_presence_set(st, "mqtt", "nia", true), STORE_OK);
+	CHECK_EQ_INT(store_presence_set(st, "b-1", "oto", false), STORE_OK);
+	CHECK_EQ_INT(store_calls_presence_sync(st, "someone-else", 13000, &changed), STORE_OK);
+	CHECK_EQ_INT(changed, 0);
+	CHECK_EQ_INT(store_calls_presence_sync(st, "oto", 13000, &changed), STORE_OK);
+	CHECK_EQ_INT(changed, 1);
+	CHECK_EQ_INT(absent(st, uuid(400), true), 0);
+	CHECK_EQ_INT(absent(st, uuid(400), false), 13000);
+	CHECK_EQ_INT(store_call_watch_first(st, STORE_WATCH_RECEIVER_ABSENT, &got), 1);
+	CHECK_EQ_STR(got.id, uuid(400));
+
+	/* An ended call leaves the watch, whatever its columns say. */
+	CHECK_EQ_INT(store_call_get(st, uuid(400), &c), STORE_OK);
+	c.state = CALLS_ENDED;
+	c.ended_at = 14000;
+	CHECK_EQ_INT(store_call_update(st, &c), STORE_OK);
+	CHECK_EQ_INT(store_call_watch_first(st, STORE_WATCH_RECEIVER_ABSENT, &got), 0);
+	CHECK_EQ_INT(store_call_watch_first(st, STORE_WATCH_ANSWERED, &got), 0);
+	CHECK_EQ_INT(store_calls_presence_sync(st, NULL, 15000, &changed), STORE_OK);
+	CHECK_EQ_INT(changed, 0);
+	CHECK_EQ_INT(store_presence_set(st, "mqtt", "nia", false), STORE_OK);
+}
+
+/* A database made before the absence columns opens and gains them. */
+static void test_migration(void)
+{
+	char path[] = "/tmp/ringmq-test-store-old-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	sqlite3 *db = NULL;
+	CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(db,
+				  "CREATE TABLE calls (id TEXT PRIMARY KEY, caller_id TEXT NOT NULL, caller_username TEXT"
+				  " NOT NULL, receiver_id TEXT NOT NULL, call_type TEXT NOT NULL, conversation_id TEXT NOT"
+				  " NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL, answered_at INTEGER, ended_at"
+				  " INTEGER, end_reason TEXT, ended_by TEXT, ring_deadline INTEGER, answered_device TEXT);"
+				  "INSERT INTO calls VALUES ('00000000-0000-4000-8000-000000000500', 'qi', 'Qi', 'ro',"
+				  " 'voice', 'c1', 'accepted', 1, 2, NULL, NULL, NULL, 45001, 'd');",
+				  NULL, NULL, NULL),
+		     SQLITE_OK);
+	sqlite3_close(db);
+	struct store *st = NULL;
+	CHECK_EQ_INT(store_open(path, &st), STORE_OK);
+	struct calls_call got;
+	CHECK_EQ_INT(store_call_get(st, uuid(500), &got), STORE_OK);
+	CHECK_EQ_INT(got.state, CALLS_ACCEPTED);
+	CHECK_EQ_INT(got.caller_absent_since, 0);
+	CHECK_EQ_INT(store_calls_presence_sync(st, NULL, 3000, NULL), STORE_OK);
+	CHECK_EQ_INT(store_call_watch_first(st, STORE_WATCH_CALLER_ABSENT, &got), 1);
+	CHECK_EQ_INT(got.caller_absent_since, 3000);
+	store_close(st);
+	/* And opens again (the columns are there now). */
+	CHECK_EQ_INT(store_open(path, &st), STORE_OK);
+	CHECK_EQ_INT(store_call_get(st, uuid(500), &got), STORE_OK);
+	CHECK_EQ_INT(got.receiver_absent_since, 3000);
+	store_close(st);
+	char side[sizeof(path) + 8];
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+}
+
 static void test_restart(void)
 {
 	char path[] = "/tmp/ringmq-test-store-XXXXXX";
@@ -219,6 +325,10 @@ static void test_restart(void)
 	struct calls_call c = make_call(uuid(300), "lee", "mia", 7000, CALLS_RINGING);
 	CHECK_EQ_INT(store_call_insert(st, &c), STORE_OK);
 	CHECK_EQ_INT(store_presence_set(st, "b-1", "mia", true), STORE_OK);
+	struct calls_call acc = make_call(uuid(301), "ned", "ola", 7100, CALLS_ACCEPTED);
+	acc.answered_at = 7200;
+	CHECK_EQ_INT(store_call_insert(st, &acc), STORE_OK);
+	CHECK_EQ_INT(store_calls_presence_sync(st, NULL, 8000, NULL), STORE_OK);
 	store_close(st);
 
 	/* Calls and their deadlines survive; presence (TEMP) does not. */
@@ -230,6 +340,10 @@ static void test_restart(void)
 	CHECK_EQ_INT(store_call_overdue(st, 52000, &got), 1);
 	CHECK_EQ_STR(got.id, uuid(300));
 	CHECK_EQ_INT(store_presence_online(st, "mia"), 0);
+	/* Absences survive too, their start unchanged by the next sync. */
+	CHECK_EQ_INT(store_calls_presence_sync(st, NULL, 9000, NULL), STORE_OK);
+	CHECK_EQ_INT(absent(st, uuid(301), true), 8000);
+	CHECK_EQ_INT(absent(st, uuid(301), false), 8000);
 	store_close(st);
 	store_close(NULL);
 
@@ -252,8 +366,10 @@ int main(void)
 	test_ringing_and_deadlines(st);
 	test_history(st);
 	test_presence(st);
+	test_watch(st);
 	store_close(st);
 	test_restart();
+	test_migration();
 	CHECK_EQ_INT(store_open("/nonexistent-dir/x/y.db", &st), STORE_EDB);
 	CHECK(st == NULL);
 	return check_done("test_store");
