@@ -23,6 +23,14 @@ const char *frames_code_name(int code)
 	return code_names[code];
 }
 
+int frames_code_parse(const char *name)
+{
+	for (int i = 1; name && i < FRAMES_CODE_COUNT; i++)
+		if (!strcmp(name, code_names[i]))
+			return i;
+	return -1;
+}
+
 bool frames_is_call_type(enum frames_type t)
 {
 	return t >= FRAMES_T_CALL_OFFER && t <= FRAMES_T_CALL_END;

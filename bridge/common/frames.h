@@ -62,6 +62,8 @@ bool frames_is_call_type(enum frames_type t);
 
 /* "bad_json", "not_found", ... */
 const char *frames_code_name(int code);
+/* The code of a name ("not_found" -> FRAMES_NOT_FOUND), or -1. */
+int frames_code_parse(const char *name);
 
 /* Builds {"type":"error","code","message","ref"?,"call_id"?}; ref and
  * call_id may be NULL. Returns a new reference. */

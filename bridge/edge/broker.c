@@ -7,12 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "frames.h"
 #include "log.h"
 #include "requests.h"
 #include "sessions.h"
 #include "ws.h"
 
-#define BROKER_TICK_MS 1000
+#define BROKER_TICK_MS 1000     /* libmosquitto housekeeping (keep-alive, retries) */
+#define BROKER_KEEPALIVE_S 15   /* MQTT keep-alive: a dead broker is noticed within 1.5x this */
 
 static void kick(struct edge *e)
 {
@@ -105,6 +107,10 @@ static void tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(e->ctx, 0, &e->sul_tick, tick, BROKER_TICK_MS * LWS_US_PER_MS);
 }
 
+/* Subscribes again whether or not the broker kept the session: a
+ * re-SUBSCRIBE replaces the old one, and the session may be gone (a broker
+ * that lost its state, an expiry). Frames the session queued arrive first
+ * and go to the sockets that are still open. */
 static void on_up(void *user, bool session_present)
 {
 	struct edge *e = user;
@@ -129,6 +135,17 @@ static bool is_device_error(const void *payload, size_t len)
 	return len >= sizeof(prefix) - 1 && !memcmp(payload, prefix, sizeof(prefix) - 1);
 }
 
+/* Replies to one socket are error frames rules decided: count them by code
+ * like the bridge's own (ringmq_errors_total). */
+static void count_error(struct edge *e, const void *payload, size_t len)
+{
+	json_t *j = json_loadb(payload, len, 0, NULL);
+	int code = frames_code_parse(json_string_value(json_object_get(j, "code")));
+	if (code > 0)
+		e->metrics.errors[code]++;
+	json_decref(j);
+}
+
 static void on_message(void *user, const struct mosquitto_message *msg, const mosquitto_property *props)
 {
 	struct edge *e = user;
@@ -141,6 +158,7 @@ static void on_message(void *user, const struct mosquitto_message *msg, const mo
 			requests_complete(e, corr, msg->payload, (size_t)msg->payloadlen);
 		} else if (!strncmp(corr, "d:", 2)) {
 			struct ws_conn *c = ws_by_device(e, corr + 2);
+			count_error(e, msg->payload, (size_t)msg->payloadlen);
 			if (c) {
 				struct outmsg *m = outmsg_new(msg->payload, (size_t)msg->payloadlen);
 				if (m) {
@@ -203,7 +221,12 @@ int broker_start(struct edge *e)
 		.client_id = e->bridge_id,
 		.username = e->cfg.service_secret ? "svc:bridge" : NULL,
 		.password = e->cfg.service_secret,
-		.keepalive_s = 15,
+		.keepalive_s = BROKER_KEEPALIVE_S,
+		/* A persistent session: frames published for our sockets while
+		 * the link is down (a broker restart, rules routing its backlog
+		 * before we are back) wait in the broker instead of being lost. */
+		.persistent = true,
+		.session_expiry_s = EDGE_SESSION_EXPIRY_S,
 		.will_topic = e->presence_topic,
 		.will_payload = will,
 	};
@@ -231,5 +254,5 @@ void broker_stop(struct edge *e)
 		mqtt_link_publish(e->link, e->presence_topic, gone, sizeof(gone) - 1, NULL);
 	}
 	if (e->link)
-		mqtt_link_disconnect(e->link);
+		mqtt_link_end_session(e->link); /* nobody will come back for it */
 }
