@@ -181,16 +181,8 @@ int router_service_end(const struct calls_call *call, const char *cause, const c
 {
 	json_t *j = json_pack("{s:s, s:s, s:s}", "type", "call.end", "reason", call->end_reason, "msg_id", msg_id);
 	int rc = !j || set_call_fields(j, call);
-	if (!rc && call->ended_by[0]) {
-		bool caller = !strcmp(call->ended_by, call->caller_id);
-		rc |= json_object_set_new(j, "ended_by", json_string(call->ended_by));
-		rc |= json_object_set_new(j, "sender_id", json_string(call->ended_by));
-		rc |= json_object_set_new(j, "sender_username",
-					  json_string(caller ? call->caller_username : call->ended_by));
-		rc |= json_object_set_new(j, "from_device", json_string(ROUTER_SERVICE_DEVICE));
-	} else if (!rc) {
-		rc |= json_object_set_new(j, "ended_by", json_null());
-	}
+	if (!rc)
+		rc |= json_object_set_new(j, "ended_by", call->ended_by[0] ? json_string(call->ended_by) : json_null());
 	if (!rc && cause)
 		rc |= json_object_set_new(j, "cause", json_string(cause));
 	if (rc) {

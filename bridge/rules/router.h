@@ -92,14 +92,12 @@ int router_incoming(const struct calls_call *call, uint32_t expiry_s, struct rou
  * parties of call (already expired by calls_expire). */
 int router_missed(const struct calls_call *call, struct router_out *out);
 
-#define ROUTER_SERVICE_DEVICE "ringmq-rules" /* from_device of a call.end rules sends for someone */
-
 /* call.end {call_id, reason, ended_by, cause, msg_id, the call's fields}
- * to both parties of call, ended by the service itself (calls_watch_end).
- * When ended_by names a participant the frame carries the stamp on that
- * participant's behalf: sender_id = ended_by, sender_username (the
- * caller's name, else the id), from_device ROUTER_SERVICE_DEVICE (never
- * a client's own device). cause may be NULL; msg_id is a fresh UUID. */
+ * to both parties of call, ended by the service itself (calls_watch_end):
+ * ended_by is the vanished participant, or null for the length limit. A
+ * service-made frame carries no sender stamp (no sender_id,
+ * sender_username, from_device), only a fresh msg_id for de-duplication.
+ * cause may be NULL. */
 int router_service_end(const struct calls_call *call, const char *cause, const char *msg_id, struct router_out *out);
 
 #endif
