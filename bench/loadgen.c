@@ -26,8 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,7 +122,7 @@ struct conn {
 struct worker {
 	int id;
 	struct lws_context *ctx;
-	lws_sorted_usec_list_t sul;
+	int timer_fd;
 	struct conn *conns;
 	int nconns, next_open, inflight;
 	int *pairs; /* indexes of this worker's pairs */
@@ -239,14 +241,15 @@ static void want_send(struct worker *w, int ci)
 		lws_callback_on_writable(c->wsi);
 }
 
-static void tick(lws_sorted_usec_list_t *sul)
+/* Runs every TICK_US from a timerfd adopted into the loop: lws's own
+ * timers (lws_sul) make its poll() spin for the last millisecond before
+ * each one is due, which would burn a core at a 1 ms period. */
+static void tick(struct worker *w)
 {
-	struct worker *w = lws_container_of(sul, struct worker, sul);
 	int64_t now = bench_now_ns();
 	int phase = SH->phase;
 	if (phase == PH_STOP) {
 		w->quit = true;
-		lws_cancel_service(w->ctx);
 		return;
 	}
 	bool may_connect = O.sc == SC_STORM ? phase == PH_RUN : true;
@@ -274,7 +277,6 @@ static void tick(lws_sorted_usec_list_t *sul)
 		}
 		w->run_started = true;
 	}
-	lws_sul_schedule(w->ctx, 0, &w->sul, tick, TICK_US);
 }
 
 static void log_err(struct worker *w, const char *what, const char *buf, size_t len)
@@ -357,6 +359,17 @@ static int send_offer(struct worker *w, struct conn *c)
 	w->st->sent++;
 	if (ts >= SH->t_measure && ts < SH->t_stop_send)
 		w->st->sent_measured++;
+	return 0;
+}
+
+static int timer_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	if (reason == LWS_CALLBACK_RAW_RX_FILE) {
+		uint64_t expirations;
+		if (read(WK.timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+			return -1;
+		tick(&WK);
+	}
 	return 0;
 }
 
@@ -499,6 +512,7 @@ static int worker_main(int id, struct conn *conns, int nconns, int *pairs, int n
 
 	static const struct lws_protocols protocols[] = {
 		{"bench", bench_callback, 0, 65536, 0, NULL, 0},
+		{"bench-timer", timer_callback, 0, 0, 0, NULL, 0},
 		{NULL, NULL, 0, 0, 0, NULL, 0},
 	};
 	struct lws_context_creation_info info;
@@ -516,7 +530,15 @@ static int worker_main(int id, struct conn *conns, int nconns, int *pairs, int n
 	bool thread = false;
 	if (O.sc == SC_INITIATE)
 		thread = pthread_create(&th, NULL, initiate_thread, w) == 0;
-	lws_sul_schedule(w->ctx, 0, &w->sul, tick, 1);
+	w->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	struct itimerspec its = {.it_interval = {0, TICK_US * 1000}, .it_value = {0, TICK_US * 1000}};
+	lws_sock_file_fd_type fd = {.filefd = w->timer_fd};
+	if (w->timer_fd < 0 || timerfd_settime(w->timer_fd, 0, &its, NULL) != 0 ||
+	    !lws_adopt_descriptor_vhost(lws_get_vhost_by_name(w->ctx, "default"), LWS_ADOPT_RAW_FILE_DESC, fd,
+					"bench-timer", NULL)) {
+		fprintf(stderr, "loadgen[w%d]: cannot set up the tick timer\n", id);
+		return 1;
+	}
 	while (!w->quit)
 		if (lws_service(w->ctx, 0) < 0)
 			break;
@@ -914,9 +936,16 @@ int main(int argc, char **argv)
 			perror("fork");
 			return 1;
 		}
-		if (pid == 0)
+		if (pid == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the parent */
+			if (getppid() == 1)
+				_exit(1);
 			_exit(worker_main(wi, conns, n, pairs, np));
+		}
 		kids[wi] = pid;
+		char spec[48];
+		snprintf(spec, sizeof(spec), "loadgen-w%d=%d", wi, (int)pid);
+		bench_procs_add(&O.procs, spec); /* ignored once the set is full */
 		for (int k = 0; k < n; k++)
 			free(conns[k].path);
 		free(conns);
