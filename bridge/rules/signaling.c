@@ -16,6 +16,19 @@ static void log_change(const struct calls_call *c)
 			 c->ended_by[0] ? c->ended_by : "nobody");
 }
 
+/* While a call rings, the copies for the parties' devices (offer, ICE)
+ * expire with the ring, as call.incoming does (PROTOCOL.md): a phone whose
+ * persistent session comes back after the ring window gets none of them.
+ * The copies are out->pub[from..]; room copies keep no expiry. */
+static void expire_with_ring(const struct calls_call *c, int64_t now_ms, struct router_out *out, size_t from)
+{
+	int64_t left_ms = c->ring_deadline - now_ms;
+	uint32_t expiry_s = left_ms > 0 ? (uint32_t)((left_ms + 999) / 1000) : 1; /* 0 would mean none */
+	for (size_t i = from; i < out->n; i++)
+		if (!strncmp(out->pub[i].topic, "users/", 6))
+			out->pub[i].expiry_s = expiry_s;
+}
+
 /* A call frame f the decoder accepted. */
 static int handle_call(struct store *st, const struct router_origin *o, const struct frames_in *f, int64_t now_ms,
 		       struct router_out *out)
@@ -42,7 +55,11 @@ static int handle_call(struct store *st, const struct router_origin *o, const st
 		if (call.state == CALLS_ACCEPTED && store_calls_presence_sync(st, call.caller_id, now_ms, NULL) != STORE_OK)
 			log_warn("%s: call %s: absences not recorded (the store failed)", __func__, call.id);
 	}
-	return router_route(o, f, &call, &d, out);
+	size_t first = out->n;
+	rc = router_route(o, f, &call, &d, out);
+	if (call.state == CALLS_RINGING)
+		expire_with_ring(&call, now_ms, out, first);
+	return rc;
 }
 
 int signaling_handle(struct store *st, const struct signaling_msg *m, int64_t now_ms, struct router_out *out)

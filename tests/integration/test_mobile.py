@@ -474,6 +474,7 @@ def test_phone_back_inside_the_ring_window_still_rings(ring_stack, phones, prese
     call = initiate(st, a, b, conv)
     assert call["receiver_online"] is False
     cid = call["call_id"]
+    a_notify.send_json({"type": "call.offer", "call_id": cid, "offer": OFFER_SDP})   # the caller does not wait
     time.sleep(RING_MS / 1000 / 3)                     # away for a third of the ring window
 
     assert phone.connect() is True, "the broker kept the phone's session"   # no SUBSCRIBE again
@@ -482,10 +483,12 @@ def test_phone_back_inside_the_ring_window_still_rings(ring_stack, phones, prese
     if protocol == V5:
         exp = message_expiry(phone.last)
         assert exp is not None and 0 < exp < RING_MS / 1000, f"remaining message expiry: {exp}"
+    assert phone.expect("call.offer")["offer"] == OFFER_SDP   # queued too, expiring with the ring
+    if protocol == V5:
+        exp = message_expiry(phone.last)
+        assert exp is not None and 0 < exp < RING_MS / 1000, f"the offer's remaining message expiry: {exp}"
 
     # Still ringing: the phone can answer.
-    a_notify.send_json({"type": "call.offer", "call_id": cid, "offer": OFFER_SDP})
-    phone.expect("call.offer")
     phone.send({"type": "call.answer", "call_id": cid, "answer": ANSWER_SDP})
     check_stamp(a_notify.expect("call.answer", skip=("call.accepted",)), b, phone.device)
     phone.send({"type": "call.end", "call_id": cid})
@@ -496,6 +499,7 @@ def test_phone_back_inside_the_ring_window_still_rings(ring_stack, phones, prese
 def test_phone_back_after_the_ring_window_does_not_ring(ring_stack, phones, presence, protocol):
     st = ring_stack
     a, b, conv = pair(st)
+    a_notify = web_notify(st, a)
     watch = presence(st)
     phone = phones(st, b, protocol, persistent=True)
     phone.disconnect()
@@ -505,6 +509,9 @@ def test_phone_back_after_the_ring_window_does_not_ring(ring_stack, phones, pres
     call = initiate(st, a, b, conv)
     assert call["receiver_online"] is False
     cid = call["call_id"]
+    # The caller's offer and ICE while it rings expire with the ring, as call.incoming does.
+    a_notify.send_json({"type": "call.offer", "call_id": cid, "offer": OFFER_SDP})
+    a_notify.send_json({"type": "call.ice_candidate", "call_id": cid, "candidate": CANDIDATE})
     wait_until(lambda: status(st, a, cid)["status"] == "missed", RING_MS / 1000 + 3,
                what="the call to go missed")
     # mosquitto keeps expiry times in whole seconds and drops a message once
@@ -512,7 +519,8 @@ def test_phone_back_after_the_ring_window_does_not_ring(ring_stack, phones, pres
     time.sleep(max(0.0, t0 + RING_MS / 1000 + 1.3 - time.monotonic()))
 
     assert phone.connect() is True, "the broker kept the phone's session"
-    # The queued call.incoming has expired on the broker: the phone only learns the call was missed.
+    # The queued call.incoming, offer and ICE have expired on the broker: the phone only learns the
+    # call was missed.
     end = phone.expect("call.end")
     check_end(end, cid, "missed", None)
     phone.expect_nothing()

@@ -77,6 +77,19 @@ static void test_lifecycle(void)
 	CHECK_EQ_STR(s(&out.pub[0], "sender_username"), "alice"); /* no property: the id */
 	CHECK_EQ_STR(s(&out.pub[0], "from_device"), "ph");
 	CHECK(ids_is_uuid(s(&out.pub[0], "msg_id")));
+	CHECK_EQ_INT(out.pub[0].expiry_s, 45); /* ringing: expires with the ring, as call.incoming */
+	router_out_clear(&out);
+
+	/* ICE from alice's chat page 30.5 s later: the room copy keeps no
+	 * expiry, bob's expires with what is left of the ring (14.5 s, up). */
+	now += 30500;
+	snprintf(buf, sizeof(buf), "{\"type\":\"call.ice_candidate\",\"call_id\":\"%s\",\"candidate\":{}}", id);
+	send_frame(&out, "alice", "c1", "d-alice", "svc/bridges/b-1/replies", buf);
+	CHECK_EQ_INT(out.n, 2);
+	CHECK_EQ_STR(out.pub[0].topic, "chats/c1/messages");
+	CHECK_EQ_INT(out.pub[0].expiry_s, 0);
+	CHECK_EQ_STR(out.pub[1].topic, "users/bob/notifications");
+	CHECK_EQ_INT(out.pub[1].expiry_s, 15);
 	router_out_clear(&out);
 
 	/* An outsider's ICE: not_found to eve alone. */
@@ -94,6 +107,8 @@ static void test_lifecycle(void)
 	CHECK_EQ_STR(out.pub[0].topic, "chats/c1/messages");
 	CHECK_EQ_STR(out.pub[3].topic, "users/bob/notifications");
 	CHECK_EQ_STR(s(&out.pub[3], "device_id"), "d-bob1");
+	for (size_t i = 0; i < out.n; i++)
+		CHECK_EQ_INT(out.pub[i].expiry_s, 0); /* accepted: no ring left to expire with */
 	CHECK_EQ_INT(state_of(id), CALLS_ACCEPTED);
 	router_out_clear(&out);
 
