@@ -159,16 +159,30 @@ int mqtt_link_connect(struct mqtt_link *l)
 	return 0;
 }
 
-void mqtt_link_disconnect(struct mqtt_link *l)
+static void say_goodbye(struct mqtt_link *l, const mosquitto_property *props)
 {
 	if (!l->sock_open)
 		return;
 	/* Cleared first: our own goodbye is not a lost connection. */
 	l->sock_open = false;
 	l->up = false;
-	mosquitto_disconnect_v5(l->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
+	mosquitto_disconnect_v5(l->mosq, MQTT_RC_NORMAL_DISCONNECTION, props);
 	/* Flush the DISCONNECT; the library closes the socket. */
 	mosquitto_loop_write(l->mosq, 1);
+}
+
+void mqtt_link_disconnect(struct mqtt_link *l)
+{
+	say_goodbye(l, NULL);
+}
+
+void mqtt_link_end_session(struct mqtt_link *l)
+{
+	mosquitto_property *props = NULL;
+	if (l->persistent && l->up)
+		mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 0);
+	say_goodbye(l, props);
+	mosquitto_property_free_all(&props);
 }
 
 int mqtt_link_fd(const struct mqtt_link *l)

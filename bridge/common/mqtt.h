@@ -51,8 +51,13 @@ void mqtt_link_free(struct mqtt_link *l);
  * 0: the socket is open and CONNECT is on its way; on_up follows CONNACK.
  * <0: failed; mqtt_link_retry_ms() says when to try again. */
 int mqtt_link_connect(struct mqtt_link *l);
-/* Sends DISCONNECT (best effort) and closes the socket. */
+/* Sends DISCONNECT (best effort) and closes the socket. A persistent
+ * session stays with the broker for session_expiry_s. */
 void mqtt_link_disconnect(struct mqtt_link *l);
+/* The same, and the broker drops the session now (DISCONNECT with session
+ * expiry 0): for a client whose session is only worth keeping across a
+ * lost connection, not across its own exit. */
+void mqtt_link_end_session(struct mqtt_link *l);
 
 int mqtt_link_fd(const struct mqtt_link *l); /* -1 when no socket */
 bool mqtt_link_want_write(const struct mqtt_link *l);

@@ -29,6 +29,18 @@
 #define EDGE_REFUSED_MAX 100         /* ... and the socket closed (1008) beyond this */
 #define EDGE_HTTP_BODY_MAX (64 * 1024)
 #define EDGE_READY_WAIT_MS 5000      /* a socket not subscribed by then is closed 1013 */
+#define EDGE_CLOSE_WAIT_S 5          /* a socket being closed (slow reader, abuse) gets this long to
+				      * take its close frame before it is dropped */
+#define EDGE_HTTP_HEADER_MAX 8192    /* handshake / request headers, all together */
+#define EDGE_HANDSHAKE_TIMEOUT_S 10  /* default of --handshake-timeout-s */
+#define EDGE_HTTP_KEEPALIVE_S 30     /* an idle keep-alive HTTP connection is closed after this */
+#define EDGE_WS_PING_S 30            /* WebSocket ping after this much silence ... */
+#define EDGE_WS_HANGUP_S 60          /* ... and the socket closed after this much */
+#define EDGE_SERV_BUF 32768          /* lws per-thread service buffer (one read) */
+#define EDGE_RX_BUF 16384            /* lws receive buffer per WebSocket */
+#define EDGE_SHUTDOWN_FLUSH_MS 1000  /* SIGTERM: time given to close frames before exit */
+#define EDGE_SESSION_EXPIRY_S 60     /* the broker keeps the bridge's MQTT session (subscriptions,
+				      * queued QoS 1 frames) this long across a lost connection */
 
 struct edge_cfg {
 	const char *listen;
@@ -48,6 +60,7 @@ struct edge_cfg {
 	int rate;
 	int burst;
 	size_t send_queue;
+	int handshake_timeout_s;     /* TCP open to handshake done; also HTTP bodies */
 	bool require_exp;
 };
 

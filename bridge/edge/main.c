@@ -17,8 +17,6 @@
 #include "sessions.h"
 #include "ws.h"
 
-#define SHUTDOWN_FLUSH_MS 1000
-
 static volatile sig_atomic_t interrupted;
 static struct lws_context *signal_ctx;
 
@@ -50,6 +48,8 @@ static void usage(FILE *f)
 		"  --rate N                  frames per second per socket (default 50)\n"
 		"  --burst N                 burst allowance (default 100)\n"
 		"  --send-queue BYTES        queued for one socket before close 1013 (default 1048576)\n"
+		"  --handshake-timeout-s N   a connection must complete its HTTP request or WebSocket\n"
+		"                            handshake (and send an HTTP body) within N s (default 10)\n"
 		"  --no-require-exp          accept tokens without exp\n"
 		"  --log-level L             error, warn, info, debug (default info; or $RINGMQ_LOG_LEVEL)\n"
 		"  --help                    this text\n");
@@ -82,6 +82,7 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 		{"rate", required_argument, NULL, 'r'},
 		{"burst", required_argument, NULL, 'b'},
 		{"send-queue", required_argument, NULL, 'q'},
+		{"handshake-timeout-s", required_argument, NULL, 'T'},
 		{"no-require-exp", no_argument, NULL, 'x'},
 		{"log-level", required_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -112,6 +113,7 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 		case 'r': if (parse_int(optarg, 1, 1000000, &v)) goto bad; cfg->rate = (int)v; break;
 		case 'b': if (parse_int(optarg, 1, 1000000, &v)) goto bad; cfg->burst = (int)v; break;
 		case 'q': if (parse_int(optarg, 1024, 1L << 30, &v)) goto bad; cfg->send_queue = (size_t)v; break;
+		case 'T': if (parse_int(optarg, 1, 3600, &v)) goto bad; cfg->handshake_timeout_s = (int)v; break;
 		case 'x': cfg->require_exp = false; break;
 		case 'v':
 			if ((*level = log_level_parse(optarg)) < 0)
@@ -156,6 +158,7 @@ int main(int argc, char **argv)
 		.rate = 50,
 		.burst = 100,
 		.send_queue = 1024 * 1024,
+		.handshake_timeout_s = EDGE_HANDSHAKE_TIMEOUT_S,
 		.require_exp = true,
 	};
 	int rc = parse_args(argc, argv, &e.cfg, &level);
@@ -174,13 +177,13 @@ int main(int argc, char **argv)
 		return 1;
 
 	static const struct lws_protocols protocols[] = {
-		{"ringmq", ws_callback, sizeof(struct ws_conn), 16384, 0, NULL, 0},
+		{"ringmq", ws_callback, sizeof(struct ws_conn), EDGE_RX_BUF, 0, NULL, 0},
 		{"ringmq-broker", broker_callback, 0, 0, 0, NULL, 0},
 		{NULL, NULL, 0, 0, 0, NULL, 0},
 	};
 	static const lws_retry_bo_t idle = {
-		.secs_since_valid_ping = 30,
-		.secs_since_valid_hangup = 60,
+		.secs_since_valid_ping = EDGE_WS_PING_S,
+		.secs_since_valid_hangup = EDGE_WS_HANGUP_S,
 	};
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
@@ -191,10 +194,14 @@ int main(int argc, char **argv)
 	info.user = &e;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | (strchr(e.cfg.listen, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6);
 	info.retry_and_idle_policy = &idle;
-	info.max_http_header_data = 8192;
-	info.timeout_secs = 10;
-	info.keepalive_timeout = 30;
-	info.pt_serv_buf_size = 32 * 1024;
+	info.max_http_header_data = EDGE_HTTP_HEADER_MAX;
+	/* lws drops a connection whose request headers are not complete
+	 * timeout_secs_ah_idle after it opened (slow or silent clients), and
+	 * one whose HTTP body stalls for timeout_secs. */
+	info.timeout_secs_ah_idle = (unsigned int)e.cfg.handshake_timeout_s;
+	info.timeout_secs = (unsigned int)e.cfg.handshake_timeout_s;
+	info.keepalive_timeout = EDGE_HTTP_KEEPALIVE_S;
+	info.pt_serv_buf_size = EDGE_SERV_BUF;
 
 	signal(SIGPIPE, SIG_IGN);
 	e.ctx = lws_create_context(&info);
@@ -221,7 +228,7 @@ int main(int argc, char **argv)
 
 	log_info("shutting down: closing %zu sockets with 1001", hmap_count(e.devices));
 	ws_close_all(&e);
-	int64_t until = ids_mono_ms() + SHUTDOWN_FLUSH_MS;
+	int64_t until = ids_mono_ms() + EDGE_SHUTDOWN_FLUSH_MS;
 	while (hmap_count(e.devices) && ids_mono_ms() < until)
 		lws_service(e.ctx, 0);
 	broker_stop(&e);

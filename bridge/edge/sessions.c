@@ -11,12 +11,17 @@
 
 /* Pending SUBSCRIBEs by message id ("<mid>" -> struct sub). */
 static struct hmap *by_mid;
+/* Topics whose last socket left while the link was down: the broker may
+ * have kept them in our session, so they are unsubscribed once it is back
+ * (topic -> a non-NULL marker). At most one entry per topic. */
+static struct hmap *unsub_later;
 
 int sessions_init(struct edge *e)
 {
 	e->topics = hmap_new();
 	by_mid = hmap_new();
-	return e->topics && by_mid ? 0 : -1;
+	unsub_later = hmap_new();
+	return e->topics && by_mid && unsub_later ? 0 : -1;
 }
 
 static void free_sub(const char *key, void *value, void *arg)
@@ -30,8 +35,10 @@ void sessions_free(struct edge *e)
 		hmap_each(e->topics, free_sub, NULL);
 	hmap_free(e->topics);
 	hmap_free(by_mid);
+	hmap_free(unsub_later);
 	e->topics = NULL;
 	by_mid = NULL;
+	unsub_later = NULL;
 }
 
 static bool is_notify_topic(const char *topic)
@@ -89,6 +96,7 @@ int sessions_join(struct edge *e, struct ws_conn *c, const char *topic)
 			free(s);
 			return -1;
 		}
+		hmap_del(unsub_later, topic);
 	}
 	c->sub = s;
 	c->sub_prev = NULL;
@@ -120,8 +128,8 @@ void sessions_leave(struct edge *e, struct ws_conn *c)
 	c->sub_next = c->sub_prev = NULL;
 	if (--s->refs > 0)
 		return;
-	if (broker_up(e))
-		broker_unsubscribe(e, s->topic);
+	if (!broker_up(e) || broker_unsubscribe(e, s->topic) != 0)
+		hmap_put(unsub_later, s->topic, unsub_later);
 	presence_event(e, s->topic, false);
 	if (s->mid) {
 		char key[16];
@@ -158,8 +166,19 @@ static void resubscribe(const char *key, void *value, void *arg)
 	subscribe(arg, value);
 }
 
+static void unsubscribe_stale(const char *key, void *value, void *arg)
+{
+	broker_unsubscribe(arg, key);
+}
+
 void sessions_link_up(struct edge *e)
 {
+	struct hmap *fresh = hmap_new();
+	hmap_each(unsub_later, unsubscribe_stale, e);
+	if (fresh) { /* else kept, and unsubscribed again next time: harmless */
+		hmap_free(unsub_later);
+		unsub_later = fresh;
+	}
 	hmap_each(e->topics, resubscribe, e);
 	sessions_presence_snapshot(e);
 }

@@ -98,16 +98,22 @@ static void q_clear(struct ws_conn *c)
 	c->q_cap = 0;
 }
 
-/* Closes at once, with code, without waiting for the queue (slow readers,
- * abuse). lws sends the close frame if the socket still takes it. */
+/* Closes without waiting for the queue (slow readers): what is queued and
+ * not yet handed to lws is dropped, and the close frame goes out as soon as
+ * the socket takes bytes again, after the frame lws may be part-way through.
+ * lws_set_timeout(LWS_TO_KILL_ASYNC) would not do: lws 4.1 drops a socket
+ * with pending output without any close frame. A reader that never reads
+ * again is dropped after EDGE_CLOSE_WAIT_S. */
 static void close_now(struct ws_conn *c, int code, const char *why)
 {
 	if (c->close_code && c->close_code != 1000 && c->close_code != 1001)
 		return;
 	c->close_code = code;
 	c->close_why = why;
+	q_clear(c);
 	lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)why, strlen(why));
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, EDGE_CLOSE_WAIT_S);
+	lws_callback_on_writable(c->wsi);
 }
 
 void ws_send(struct ws_conn *c, struct outmsg *m)
@@ -452,6 +458,18 @@ static int on_writeable(struct ws_conn *c)
 	return 0;
 }
 
+/* The client's close frame. lws echoes its code (an invalid one as 1002)
+ * but would echo a 1-byte payload as it is: RFC 6455 5.5.1 wants 0 or >= 2
+ * bytes, so that one is a protocol error. */
+static int on_peer_close(struct ws_conn *c, const void *in, size_t len)
+{
+	static const char why[] = "malformed close frame";
+	if (len != 1 || !c || !c->wsi)
+		return 0;
+	lws_close_reason(c->wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)why, sizeof(why) - 1);
+	return -1;
+}
+
 static void on_closed(struct edge *e, struct ws_conn *c)
 {
 	if (!c->edge)
@@ -462,8 +480,11 @@ static void on_closed(struct edge *e, struct ws_conn *c)
 	if (c->device_id[0]) {
 		hmap_del(e->devices, c->device_id);
 		e->metrics.sockets_open[c->kind]--;
-		log_info("socket %s closed: user %s%s%s", c->device_id, c->user_id,
-			 c->close_code ? ", code " : "", c->close_code ? (c->close_code == 1013 ? "1013" : "set") : "");
+		if (c->close_code)
+			log_info("socket %s closed: user %s, by the bridge with %d (%s)", c->device_id, c->user_id,
+				 c->close_code, c->close_why ? c->close_why : "");
+		else
+			log_info("socket %s closed: user %s", c->device_id, c->user_id);
 	}
 	q_clear(c);
 	free(c->rx);
@@ -489,6 +510,8 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		return c && c->edge ? on_receive(e, c, in, len) : -1;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c && c->edge ? on_writeable(c) : 0;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		return on_peer_close(c, in, len);
 	case LWS_CALLBACK_CLOSED:
 		if (c)
 			on_closed(e, c);

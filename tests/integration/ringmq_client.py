@@ -17,6 +17,14 @@ import uuid
 
 import jsonschema
 import websocket
+import websocket._abnf
+
+# websocket-client 1.2.3 (Debian 12) takes the IANA-registered close codes
+# 1012-1014 for invalid and raises instead of returning the close frame;
+# the bridge closes slow readers and unready sockets with 1013 (try again
+# later). Later releases accept them; so do we.
+if 1013 not in websocket._abnf.VALID_CLOSE_STATUS:
+    websocket._abnf.VALID_CLOSE_STATUS += (1012, 1013, 1014)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SCHEMA_DIR = os.path.join(REPO, "schemas")
