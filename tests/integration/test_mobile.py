@@ -15,6 +15,10 @@ from the repo's mosquitto.conf, while a web user talks to ringmq-bridge
   it at its v5 message expiry, which rules sets to the ring time);
 - examples/mobile_client.py does a whole call against the real stack.
 
+The stack's broker itself admits only tokens and services (the repo's
+mosquitto.conf, no anonymous access); the plugin's own broker tests
+(test_mqtt_auth.py) try every bypass form.
+
 Every frame a phone receives is validated against schemas/ (the harness's
 validator), as the WebSocket helper does for the web side.
 """
@@ -28,7 +32,7 @@ import time
 
 import pytest
 
-from ringmq_client import REPO, DEFAULT_WAIT, QUIET_WAIT, expect_quiet, schemas, unique, wait_until
+from ringmq_client import REPO, DEFAULT_WAIT, QUIET_WAIT, expect_quiet, mint_token, schemas, unique, wait_until
 
 paho = pytest.importorskip("paho.mqtt.client")
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
@@ -240,6 +244,51 @@ def status(stack, user, call_id):
     res = stack.http.call(user.token, call_id)
     assert res.status == 200, res
     return res.body
+
+
+# ------------------------------------------------- the stack's own broker
+
+def connack_code(stack, client_id, username, password, protocol=V5):
+    """The CONNACK code the stack's broker (repo mosquitto.conf) answers a login with."""
+    box = queue.Queue()
+    kw = {"protocol": protocol} if protocol == V5 else {"protocol": protocol, "clean_session": True}
+    c = paho.Client(client_id=client_id, **kw)
+    if username is not None:
+        c.username_pw_set(username, password)
+    c.on_connect = lambda cl, u, flags, rc, props=None: box.put(rc if isinstance(rc, int) else rc.value)
+    c.connect("127.0.0.1", stack.mqtt_port, keepalive=30)
+    c.loop_start()
+    try:
+        return box.get(timeout=DEFAULT_WAIT)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_stacks_broker_admits_only_tokens_and_services(stack, phones, protocol):
+    """The repo's mosquitto.conf loads the plugin with no anonymous access:
+    anonymous, a bad signature, an expired token, alg none, a client id
+    without <user id>: and another user's topic are refused."""
+    u = User(stack, "mob")
+    refused = 0x87 if protocol == V5 else 5
+    forged = mint_token("not the secret", sub=u.id, name=u.name)
+    expired = stack.token(u.id, exp=int(time.time()) - 60)
+    none = mint_token(stack.jwt_secret, sub=u.id, name=u.name, alg="none")
+    for what, cid, user, pw in (("anonymous", f"{u.id}:p", None, None),
+                                ("bad signature", f"{u.id}:p", u.id, forged),
+                                ("expired", f"{u.id}:p", u.id, expired),
+                                ("alg none", f"{u.id}:p", u.id, none),
+                                ("client id without the user", "p", u.id, u.token),
+                                ("service with a wrong secret", "x", "svc:rules", "nope")):
+        code = connack_code(stack, cid, user, pw, protocol)
+        assert code in (refused, 0x86 if protocol == V5 else 4), f"{what}: CONNACK {code}"
+    assert connack_code(stack, f"{u.id}:p", u.id, u.token, protocol) == 0
+
+    other = User(stack, "other")
+    phone = phones(stack, u, protocol, subscribe=False)
+    rc, _ = phone.c.subscribe(f"users/{other.id}/notifications", qos=1)
+    assert phone.subacks.get(timeout=DEFAULT_WAIT)[0] >= 0x80, "another user's topic"
 
 
 # ------------------------------------------- web caller, mobile receiver
