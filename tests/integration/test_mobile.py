@@ -13,6 +13,7 @@ from the repo's mosquitto.conf, while a web user talks to ringmq-bridge
 - ring while briefly offline: a persistent session (QoS 1) back inside the
   ring window gets call.incoming, one back later does not (the broker drops
   it at its v5 message expiry, which rules sets to the ring time);
+- a broker restart keeps a phone's persistent session (persistence on);
 - examples/mobile_client.py does a whole call against the real stack.
 
 The stack's broker itself admits only tokens and services (the repo's
@@ -574,6 +575,24 @@ def test_phone_back_after_the_ring_window_does_not_ring(ring_stack, phones, pres
     check_end(end, cid, "missed", None)
     phone.expect_nothing()
     assert all(f["type"] != "call.incoming" for f in phone.received), phone.received
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_broker_restart_keeps_the_phones_session(fresh_stack, phones, protocol):
+    """mosquitto.conf keeps persistence on: after a broker restart the phone's
+    session (and its subscription) is still there, so it rings without
+    subscribing again."""
+    st = fresh_stack
+    a, b, conv = pair(st)
+    phone = phones(st, b, protocol, persistent=True)
+    phone.disconnect()
+    st.stop_broker()
+    st.start_broker()
+    wait_until(st._healthy, 10, what="GET /healthz 200 once bridge and rules are back on the broker")
+
+    assert phone.connect() is True, "the session survived the restart"
+    call = initiate(st, a, b, conv)
+    check_incoming(phone.expect("call.incoming"), call, a, conv)
 
 
 # ------------------------------------------------------------- the example
