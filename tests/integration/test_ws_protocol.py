@@ -305,6 +305,9 @@ ABUSES = {
     # 7.4: codes a peer must not send are answered 1002 (lws maps them).
     **{f"close code {c}": ((lambda c: lambda w: w.send_close(c))(c), 1002)
        for c in (0, 999, 1004, 1005, 1006, 1015, 1016, 2999)},
+    # lws 4.1 takes 1012-1014 (registered with IANA after RFC 6455) from a
+    # client for invalid too.
+    "close code 1013": (lambda w: w.send_close(1013), 1002),
     # PROTOCOL.md: binary frames are refused.
     "binary": (lambda w: w.send_frame(OP_BINARY, b'{"type":"ping"}'), 1003),
 }
