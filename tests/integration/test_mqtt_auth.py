@@ -4,15 +4,14 @@ presence and a persistent session. Self-contained: its own broker on a free
 loopback port with a temp config that loads the plugin and temp secret files.
 
 Run:  /usr/bin/python3 -m pytest -q tests/integration/test_mqtt_auth.py
-The plugin comes from $RINGMQ_AUTH_PLUGIN, else the newest
-<repo>/build*/bridge/plugin/ringmq_auth.so.
+The plugin comes from $RINGMQ_AUTH_PLUGIN, else the build the other
+integration tests use: $RINGMQ_BUILD_DIR (default <repo>/build)/bridge/plugin.
 
 Two clients are used: paho (python3-paho-mqtt 1.6) for subscriptions and
 properties, and a few lines of raw MQTT below for what paho 1.6 does not
 show (the CONNACK of a refused login as sent, the v5 PUBACK reason code).
 """
 import base64
-import glob
 import hashlib
 import hmac
 import json
@@ -45,8 +44,9 @@ def plugin_path():
     p = os.environ.get("RINGMQ_AUTH_PLUGIN")
     if p:
         return p
-    found = glob.glob(os.path.join(REPO, "build*", "bridge", "plugin", "ringmq_auth.so"))
-    return max(found, key=os.path.getmtime) if found else None
+    build = os.environ.get("RINGMQ_BUILD_DIR") or os.path.join(REPO, "build")
+    p = os.path.join(build, "bridge", "plugin", "ringmq_auth.so")
+    return p if os.path.exists(p) else None
 
 
 # ---------------------------------------------------------------- tokens
@@ -144,8 +144,8 @@ class Broker:
 @pytest.fixture(scope="module")
 def broker():
     plugin = plugin_path()
-    if not plugin or not os.path.exists(plugin):
-        pytest.skip("ringmq_auth.so not built (cmake --build; or set RINGMQ_AUTH_PLUGIN)")
+    # The plugin is part of every build: a missing one is a failure, not a skip.
+    assert plugin, "ringmq_auth.so not built (cmake --build; or set RINGMQ_AUTH_PLUGIN)"
     if not os.path.exists(MOSQUITTO):
         pytest.skip("no mosquitto at " + MOSQUITTO)
     tmp = tempfile.mkdtemp(prefix="ringmq-auth-")
