@@ -46,6 +46,7 @@
 #define SOCKETS_PER_PROC 9000 /* well under the 20000 descriptors a process may hold */
 #define RX_MAX (256 * 1024)
 #define TICK_US 1000
+#define TICK_IDLE_US 20000
 #define TOKEN_TTL_S 7200
 
 enum scenario { SC_LATENCY, SC_THROUGHPUT, SC_IDLE, SC_STORM, SC_INITIATE };
@@ -295,6 +296,8 @@ static void on_frame(struct worker *w, struct conn *c, const char *buf, size_t l
 		w->st->last_ack_ns = now;
 		if (O.sc == SC_STORM)
 			add_sample(w->smp, &w->st->nsamples, (uint64_t)(now - c->t_start));
+		if (w->next_open < w->nconns && (O.sc != SC_STORM || SH->phase == PH_RUN))
+			open_conn(w, w->next_open++); /* keep --concurrency connects in flight */
 		if (c->pending)
 			lws_callback_on_writable(c->wsi);
 		return;
@@ -478,14 +481,16 @@ static void *initiate_thread(void *arg)
 		int64_t t = bench_now_ns();
 		__atomic_store_n(&p->t_sent, t, __ATOMIC_RELEASE);
 		__atomic_store_n(&p->seq_sent, p->seq_sent + 1, __ATOMIC_RELEASE);
-		int status = httpc_request(&h, "POST", "/calls/initiate/", hdr, body, (size_t)bl, NULL);
+		char *resp = NULL;
+		int status = httpc_request(&h, "POST", "/calls/initiate/", hdr, body, (size_t)bl, &resp);
 		add_sample(w->smp2, &w->st->nsamples2, (uint64_t)(bench_now_ns() - t));
 		w->st->sent++;
 		if (status != 201) {
 			w->st->errors++;
 			if (w->err_logged++ < 5)
-				fprintf(stderr, "loadgen[w%d]: initiate answered %d\n", w->id, status);
+				fprintf(stderr, "loadgen[w%d]: initiate answered %d: %.200s\n", w->id, status, resp ? resp : "");
 		}
+		free(resp);
 	}
 	for (int i = 0; i < w->npairs && tokens; i++)
 		free(tokens[i]);
@@ -531,7 +536,10 @@ static int worker_main(int id, struct conn *conns, int nconns, int *pairs, int n
 	if (O.sc == SC_INITIATE)
 		thread = pthread_create(&th, NULL, initiate_thread, w) == 0;
 	w->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	struct itimerspec its = {.it_interval = {0, TICK_US * 1000}, .it_value = {0, TICK_US * 1000}};
+	/* Pacing needs 1 ms; the other scenarios only top up connects (poll()
+	 * over thousands of descriptors is not free). */
+	long tick_ns = (O.sc == SC_LATENCY || O.sc == SC_THROUGHPUT ? TICK_US : TICK_IDLE_US) * 1000L;
+	struct itimerspec its = {.it_interval = {0, tick_ns}, .it_value = {0, tick_ns}};
 	lws_sock_file_fd_type fd = {.filefd = w->timer_fd};
 	if (w->timer_fd < 0 || timerfd_settime(w->timer_fd, 0, &its, NULL) != 0 ||
 	    !lws_adopt_descriptor_vhost(lws_get_vhost_by_name(w->ctx, "default"), LWS_ADOPT_RAW_FILE_DESC, fd,
@@ -681,7 +689,7 @@ static void usage(FILE *f)
 		"  --window N             offers in flight per pair (throughput; default 8)\n"
 		"  --sockets N            sockets (idle default 19000, storm default 10000)\n"
 		"  --concurrency N        connects in flight per worker (default 500)\n"
-		"  --count N              initiates (default 2000)\n"
+		"  --count N              initiates, one fresh pair each (default 2000)\n"
 		"  --offer-bytes N        size of an offer frame (default 600)\n"
 		"  --connect-timeout S    per socket (default 30)\n"
 		"  --pid NAME=PID         a process to report CPU and RSS of (repeatable)\n"
@@ -774,6 +782,8 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "ringmq-loadgen: --port and --jwt-secret-file are required (see --help)\n");
 		return 2;
 	}
+	if (O.sc == SC_INITIATE)
+		O.pairs = O.count; /* one pair per call: a pair may have one ringing call */
 	if (O.rate < 0)
 		O.rate = O.sc == SC_INITIATE ? 200 : 1000;
 	if (O.sockets < 0)
