@@ -97,3 +97,29 @@ bench_stop_all() {
 	done
 	BENCH_PIDS=()
 }
+
+# bench_channels: redis + daphne with bench/channels; sets HTTP_PORT,
+# REDIS_PID, DAPHNE_PID. Uses the secrets bench_ringmq wrote, or makes them.
+bench_channels() {
+	[ -s "$BENCH_TMP/jwt_secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$BENCH_TMP/jwt_secret"
+	[ -s "$BENCH_TMP/api_key" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$BENCH_TMP/api_key"
+	local redis_port
+	redis_port=$(bench_free_port)
+	redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --maxclients 10000 \
+		>"$BENCH_TMP/redis.log" 2>&1 &
+	REDIS_PID=$!
+	BENCH_PIDS+=("$REDIS_PID")
+	bench_wait_port "$redis_port" "$REDIS_PID" redis-server
+	rm -f "$BENCH_TMP"/channels.db*
+	export BENCH_DB=$BENCH_TMP/channels.db BENCH_REDIS_PORT=$redis_port
+	export BENCH_JWT_SECRET_FILE=$BENCH_TMP/jwt_secret BENCH_API_KEY_FILE=$BENCH_TMP/api_key
+	export PYTHONPATH=$PWD/bench/channels DJANGO_SETTINGS_MODULE=benchsite.settings
+	/usr/bin/python3 -m django migrate --run-syncdb -v 0 >"$BENCH_TMP/migrate.log" 2>&1
+	HTTP_PORT=$(bench_free_port)
+	/usr/bin/python3 -m daphne -b 127.0.0.1 -p "$HTTP_PORT" benchsite.asgi:application \
+		>"$BENCH_TMP/daphne.log" 2>&1 &
+	DAPHNE_PID=$!
+	BENCH_PIDS+=("$DAPHNE_PID")
+	bench_wait_port "$HTTP_PORT" "$DAPHNE_PID" daphne
+	bench_wait_http "http://127.0.0.1:$HTTP_PORT/healthz" daphne
+}
