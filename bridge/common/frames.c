@@ -124,6 +124,9 @@ static const char *check_call_fields(const json_t *root, enum frames_type t)
 	const json_t *dev = json_object_get(root, "device_id");
 	if (dev && !json_is_null(dev) && !json_is_string(dev))
 		return "device_id must be a string";
+	if (json_is_string(dev) && (json_string_length(dev) == 0 || json_string_length(dev) > FRAMES_DEVICE_MAX ||
+				    strlen(json_string_value(dev)) != json_string_length(dev)))
+		return "device_id must be 1 to 128 bytes";
 	return NULL;
 }
 

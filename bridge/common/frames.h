@@ -13,6 +13,7 @@
 
 #define FRAMES_MAX_DEPTH 32        /* deepest JSON nesting accepted */
 #define FRAMES_MAX_SIZE (64 * 1024) /* default frame size limit (a setting at the edge) */
+#define FRAMES_DEVICE_MAX 128       /* longest device_id an MQTT client may name itself */
 
 /* Error codes of PROTOCOL.md, in check order. 0 is "no error". */
 enum frames_code {

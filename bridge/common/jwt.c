@@ -137,11 +137,14 @@ int jwt_verify(const char *token, size_t len, const unsigned char *secret, size_
 	if (exp) {
 		if (!json_is_number(exp))
 			goto out;
-		out->exp = (int64_t)json_number_value(exp);
-		if (out->exp <= now_s) {
+		/* Compared as a double first: a huge or tiny exp must not reach the
+		 * integer cast (undefined behaviour out of range). */
+		double v = json_number_value(exp);
+		if (!(v > (double)now_s)) {
 			rc = JWT_EEXPIRED;
 			goto out;
 		}
+		out->exp = v >= JWT_EXP_MAX ? (int64_t)JWT_EXP_MAX : (int64_t)v;
 	} else if (require_exp) {
 		rc = JWT_ENOEXP;
 		goto out;

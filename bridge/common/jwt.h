@@ -14,6 +14,7 @@
 
 #define JWT_MAX_LEN 4096        /* longest token we look at */
 #define JWT_USERNAME_MAX 128    /* longer names are cut (at a UTF-8 boundary) */
+#define JWT_EXP_MAX 253402300799LL /* 9999-12-31T23:59:59Z: a later exp is taken as this */
 
 enum jwt_err {
 	JWT_OK = 0,

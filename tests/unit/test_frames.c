@@ -75,6 +75,13 @@ int main(void)
 	CHECK_EQ_INT(code_of("{\"type\":\"call.end\"}", N), FRAMES_BAD_FRAME);
 	CHECK_EQ_INT(code_of("{\"type\":\"call.end\",\"call_id\":42}", N), FRAMES_BAD_FRAME);
 	CHECK_EQ_INT(code_of("{\"type\":\"call.end\",\"call_id\":\"" CID "\",\"device_id\":[]}", N), FRAMES_BAD_FRAME);
+	/* an MQTT client's device_id: 1..128 bytes */
+	CHECK_EQ_INT(code_of("{\"type\":\"call.end\",\"call_id\":\"" CID "\",\"device_id\":\"phone\"}", N), FRAMES_OK);
+	CHECK_EQ_INT(code_of("{\"type\":\"call.end\",\"call_id\":\"" CID "\",\"device_id\":\"\"}", N), FRAMES_BAD_FRAME);
+	char longdev[300];
+	snprintf(longdev, sizeof(longdev), "{\"type\":\"call.end\",\"call_id\":\"" CID "\",\"device_id\":\"%0129d\"}", 0);
+	CHECK_EQ_INT(code_of(longdev, N), FRAMES_BAD_FRAME);
+
 	/* then a call id that is not a UUID is not_found, with the call id kept */
 	CHECK_EQ_INT(dec("{\"type\":\"call.end\",\"call_id\":\"not-a-uuid\"}", N, &f), FRAMES_NOT_FOUND);
 	CHECK_EQ_STR(f.call_id, "not-a-uuid");

@@ -103,6 +103,12 @@ int main(void)
 	CHECK_EQ_INT(verify(make(HS, "{\"sub\":\"a\"}", secret, SECRET_LEN), false, &c), JWT_OK);
 	CHECK_EQ_INT(verify(make(HS, "{\"sub\":\"a\",\"exp\":\"soon\"}", secret, SECRET_LEN), true, &c), JWT_EMALFORMED);
 
+	/* exp out of any integer's range: refused or clamped, never undefined */
+	CHECK_EQ_INT(verify(make(HS, "{\"sub\":\"a\",\"exp\":1e300}", secret, SECRET_LEN), true, &c), JWT_OK);
+	CHECK_EQ_INT(c.exp, JWT_EXP_MAX);
+	CHECK_EQ_INT(verify(make(HS, "{\"sub\":\"a\",\"exp\":-1e300}", secret, SECRET_LEN), true, &c), JWT_EEXPIRED);
+	CHECK_EQ_INT(verify(make(HS, "{\"sub\":\"a\",\"exp\":9223372036854775807}", secret, SECRET_LEN), true, &c), JWT_OK);
+
 	/* user id: missing, breaking the id rule, wrong type */
 	CHECK_EQ_INT(verify(make(HS, "{\"name\":\"x\",\"exp\":1900000000}", secret, SECRET_LEN), true, &c), JWT_ENOUSER);
 	CHECK_EQ_INT(verify(make(HS, "{\"sub\":\"a/b\",\"exp\":1900000000}", secret, SECRET_LEN), true, &c), JWT_ENOUSER);

@@ -16,6 +16,7 @@ static int64_t now = 1795000000000;
 
 /* Sends one request; returns the status and the body in *body (decref it)
  * and the extra publishes in *extra (cleared by the caller). */
+static int ask(json_t **body, struct router_out *extra, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int ask(json_t **body, struct router_out *extra, const char *fmt, ...)
 {
 	char buf[2048];
@@ -32,6 +33,7 @@ static int ask(json_t **body, struct router_out *extra, const char *fmt, ...)
 
 /* Sends one request and checks the status; the body's "error" when there
  * is one must be err (NULL: no error expected). */
+static void expect(int status, const char *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void expect(int status, const char *err, const char *fmt, ...)
 {
 	char buf[2048];
