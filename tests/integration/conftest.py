@@ -222,6 +222,22 @@ class Stack:
             codes[p.name] = p.stop()
         return codes
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "WARNING: ThreadSanitizer")
+
+    def sanitizer_reports(self):
+        """Lines of ASan/LSan/UBSan reports in the services' logs (an
+        instrumented build's findings must fail the run, not scroll by)."""
+        found = []
+        for p in self.procs:
+            try:
+                with open(p.log_path, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            found += [f"{p.name}: {line}" for line in text.splitlines()
+                      if any(m in line for m in self.SANITIZER_MARKS)]
+        return "\n".join(found[:40])
+
     def logs(self):
         return "\n".join(f"----- {p.name} ({' '.join(p.argv)}) -----\n{p.tail()}" for p in self.procs)
 
@@ -275,6 +291,11 @@ def _make_stack(request, **kw):
     def fin():
         _active_stacks.remove(st)
         codes = st.stop()
+        reports = st.sanitizer_reports()
+        if reports:
+            request.session._ringmq_failed = True
+            print(f"\n{st.name}: logs kept in {st.dir}")
+            pytest.fail(f"{st.name}: sanitizer reports in the services' logs:\n{reports}", pytrace=False)
         if getattr(request.session, "_ringmq_failed", False) or os.environ.get("RINGMQ_KEEP_LOGS"):
             print(f"\n{st.name}: exit codes {codes}; logs kept in {st.dir}")
         else:
