@@ -955,7 +955,8 @@ int main(int argc, char **argv)
 		kids[wi] = pid;
 		char spec[48];
 		snprintf(spec, sizeof(spec), "loadgen-w%d=%d", wi, (int)pid);
-		bench_procs_add(&O.procs, spec); /* ignored once the set is full */
+		if (O.sc != SC_IDLE)
+			bench_procs_add(&O.procs, spec); /* CPU only; ignored once the set is full */
 		for (int k = 0; k < n; k++)
 			free(conns[k].path);
 		free(conns);

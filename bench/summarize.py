@@ -50,12 +50,32 @@ def lat_cell(res, system, key):
         return "n/a"
     lat = r.get("latency", {})
     lost = r.get("lost", 0)
-    if not lat.get("n"):
-        return f"no frame arrived (sent {r.get('sent', 0)})"
+    if overloaded(r):
+        return (f"overloaded: {r.get('received', 0):,} of {r.get('sent', 0):,} arrived "
+                f"within {DRAIN_S} s of the end (p99 > {DRAIN_S} s)")
     cell = f"{ms(lat['p50_us']):.2f} / {ms(lat['p99_us']):.2f} / {ms(lat['p999_us']):.2f}"
     if lost:
         cell += f" (lost {lost})"
     return cell
+
+
+DRAIN_S = 3  # ringmq-loadgen waits this long after the last send
+
+
+def overloaded(r):
+    """More than 1% of the measured frames had not arrived DRAIN_S seconds
+    after sending stopped: the system did not sustain the rate, and its p99
+    is at least DRAIN_S seconds."""
+    return r.get("sent", 0) > 0 and r.get("lost", 0) > 0.01 * r.get("sent", 0)
+
+
+def p99_of(res, system, key):
+    r = res.get(f"{system}-{key}")
+    if not r:
+        return None
+    if overloaded(r):
+        return DRAIN_S * 1e6
+    return (r.get("latency") or {}).get("p99_us")
 
 
 def cpu_cell(res, system, key):
@@ -81,13 +101,19 @@ def main():
     rows.append(hdr)
 
     def p99(system, key):
-        return get(res, system, key, "latency", "p99_us")
+        return p99_of(res, system, key)
 
-    for key, title in (("latency1k", "1. routed offer p50/p99/p99.9 (ms) at 1k/s"),
+    def lower(system, key):
+        r = res.get(f"{system}-{key}")
+        return ">= " if r and overloaded(r) else ""
+
+    for key, title in (("latency100", "1. routed offer p50/p99/p99.9 (ms) at 100/s"),
+                       ("latency1k", "1. routed offer p50/p99/p99.9 (ms) at 1k/s"),
                        ("latency10k", "1. routed offer p50/p99/p99.9 (ms) at 10k/s")):
         rows.append([title] + [lat_cell(res, s, key) for s, _ in SYSTEMS]
-                    + [ratio(p99("ringmq", key), p99("mosquitto", key)) + " p99",
-                       ratio(p99("ringmq", key), p99("channels", key), invert=True) + " better p99"])
+                    + [lower("ringmq", key) + ratio(p99("ringmq", key), p99("mosquitto", key)) + " p99",
+                       lower("channels", key) + ratio(p99("ringmq", key), p99("channels", key), invert=True)
+                       + " better p99"])
     tput = {s: get(res, s, "throughput", "frames_per_s") for s, _ in SYSTEMS}
     rows.append(["2. saturated routed frames/s"] + [fmt(tput[s]) for s, _ in SYSTEMS]
                 + [ratio(tput["ringmq"], tput["mosquitto"]) if tput["ringmq"] and tput["mosquitto"] else "n/a",
@@ -140,7 +166,11 @@ def main():
     c1 = p99("channels", "latency1k")
     target("routed offer p99 <= 1 ms at 1k/s", None if r1 is None else r1 <= 1000, f"{fmt(ms(r1), ' ms', 2)}")
     target("... and >= 20x better than Channels", None if not (r1 and c1) else c1 / r1 >= 20,
-           ratio(r1, c1, invert=True) if r1 and c1 else "n/a")
+           (lower("channels", "latency1k") + ratio(r1, c1, invert=True)) if r1 and c1 else "n/a")
+    r100, c100 = p99("ringmq", "latency100"), p99("channels", "latency100")
+    if r100 and c100:
+        t.append(("(same at 100/s, a rate Channels sustains)", "met" if c100 / r100 >= 20 else "missed",
+                  lower("channels", "latency100") + ratio(r100, c100, invert=True)))
     target("throughput >= 40% of raw mosquitto", None if not (tput["ringmq"] and tput["mosquitto"]) else
            tput["ringmq"] / tput["mosquitto"] >= 0.4,
            f"{100 * tput['ringmq'] / tput['mosquitto']:.0f}%" if tput["ringmq"] and tput["mosquitto"] else "n/a")
