@@ -343,6 +343,19 @@ int store_member(struct store *st, const char *cid, const char *uid)
 	return exists2(st, S_MEMBER_GET, cid, uid, __func__);
 }
 
+/* Inside the caller's transaction: removes key's rows (clear), then adds
+ * (key, vals[i]) for each value (insert). */
+static int replace_set(struct store *st, enum stmt clear, enum stmt insert, const char *key,
+		       const char *const *vals, size_t n)
+{
+	if (exec2(st, clear, key, NULL, __func__) != STORE_OK)
+		return STORE_EDB;
+	for (size_t i = 0; i < n; i++)
+		if (exec2(st, insert, key, vals[i], __func__) != STORE_OK)
+			return STORE_EDB;
+	return STORE_OK;
+}
+
 int store_conversation_put(struct store *st, const char *cid, const char *const *members, size_t n, bool *created)
 {
 	if (begin(st) != STORE_OK)
@@ -359,12 +372,7 @@ int store_conversation_put(struct store *st, const char *cid, const char *const 
 		if (rc != SQLITE_DONE)
 			goto fail;
 	}
-	if (exec2(st, S_MEMBERS_CLEAR, cid, NULL, __func__) != STORE_OK)
-		goto fail;
-	for (size_t i = 0; i < n; i++)
-		if (exec2(st, S_MEMBER_INSERT, cid, members[i], __func__) != STORE_OK)
-			goto fail;
-	if (commit(st) != STORE_OK)
+	if (replace_set(st, S_MEMBERS_CLEAR, S_MEMBER_INSERT, cid, members, n) != STORE_OK || commit(st) != STORE_OK)
 		goto fail;
 	*created = !had;
 	return STORE_OK;
@@ -506,12 +514,7 @@ int store_presence_snapshot(struct store *st, const char *source, const char *co
 {
 	if (begin(st) != STORE_OK)
 		return STORE_EDB;
-	if (exec2(st, S_PRESENCE_CLEAR, source, NULL, __func__) != STORE_OK)
-		goto fail;
-	for (size_t i = 0; i < n; i++)
-		if (exec2(st, S_PRESENCE_ON, source, uids[i], __func__) != STORE_OK)
-			goto fail;
-	if (commit(st) != STORE_OK)
+	if (replace_set(st, S_PRESENCE_CLEAR, S_PRESENCE_ON, source, uids, n) != STORE_OK || commit(st) != STORE_OK)
 		goto fail;
 	return STORE_OK;
 fail:
