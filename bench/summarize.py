@@ -50,6 +50,8 @@ def lat_cell(res, system, key):
         return "n/a"
     lat = r.get("latency", {})
     lost = r.get("lost", 0)
+    if not r.get("sent"):
+        return f"did not start ({r.get('failed_sockets', 0)} sockets failed or timed out)"
     if overloaded(r):
         return (f"overloaded: {r.get('received', 0):,} of {r.get('sent', 0):,} arrived "
                 f"within {DRAIN_S} s of the end (p99 > {DRAIN_S} s)")
