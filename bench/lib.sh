@@ -61,17 +61,18 @@ CONF
 }
 
 # bench_ringmq: broker + rules + bridge; sets HTTP_PORT, RULES_PID, BRIDGE_PID.
+# $BENCH_BRIDGE / $BENCH_RULES name other binaries (A/B runs of a patched build).
 bench_ringmq() {
 	bench_broker ringmq
 	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$BENCH_TMP/jwt_secret"
 	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$BENCH_TMP/api_key"
 	rm -f "$BENCH_TMP"/ringmq.db*
-	"$BUILD/bridge/rules/ringmq-rules" --mqtt-port "$MQTT_PORT" --db "$BENCH_TMP/ringmq.db" \
+	"${BENCH_RULES:-$BUILD/bridge/rules/ringmq-rules}" --mqtt-port "$MQTT_PORT" --db "$BENCH_TMP/ringmq.db" \
 		--ring-timeout-ms 3600000 --client-id "bench-rules-$$" >"$BENCH_TMP/rules.log" 2>&1 &
 	RULES_PID=$!
 	BENCH_PIDS+=("$RULES_PID")
 	HTTP_PORT=$(bench_free_port)
-	"$BUILD/bridge/edge/ringmq-bridge" --port "$HTTP_PORT" --mqtt-port "$MQTT_PORT" \
+	"${BENCH_BRIDGE:-$BUILD/bridge/edge/ringmq-bridge}" --port "$HTTP_PORT" --mqtt-port "$MQTT_PORT" \
 		--jwt-secret-file "$BENCH_TMP/jwt_secret" --api-key-file "$BENCH_TMP/api_key" \
 		--rate 1000000 --burst 1000000 --send-queue 16777216 >"$BENCH_TMP/bridge.log" 2>&1 &
 	BRIDGE_PID=$!
