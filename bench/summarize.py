@@ -109,13 +109,22 @@ def main():
         r = res.get(f"{system}-{key}")
         return ">= " if r and overloaded(r) else ""
 
+    def lat_ratio(a, b, invert):
+        ra, rb = res.get(f"{a}-{key}"), res.get(f"{b}-{key}")
+        if ra and rb and overloaded(ra) and overloaded(rb):
+            return "n/a (both overloaded)"
+        if ra and overloaded(ra):
+            return ("<= " if invert else ">= ") + ratio(p99(a, key), p99(b, key), invert)
+        if rb and overloaded(rb):
+            return (">= " if invert else "<= ") + ratio(p99(a, key), p99(b, key), invert)
+        return ratio(p99(a, key), p99(b, key), invert)
+
     for key, title in (("latency100", "1. routed offer p50/p99/p99.9 (ms) at 100/s"),
                        ("latency1k", "1. routed offer p50/p99/p99.9 (ms) at 1k/s"),
                        ("latency10k", "1. routed offer p50/p99/p99.9 (ms) at 10k/s")):
         rows.append([title] + [lat_cell(res, s, key) for s, _ in SYSTEMS]
-                    + [lower("ringmq", key) + ratio(p99("ringmq", key), p99("mosquitto", key)) + " p99",
-                       lower("channels", key) + ratio(p99("ringmq", key), p99("channels", key), invert=True)
-                       + " better p99"])
+                    + [lat_ratio("ringmq", "mosquitto", False) + " p99",
+                       lat_ratio("ringmq", "channels", True) + " better p99"])
     tput = {s: get(res, s, "throughput", "frames_per_s") for s, _ in SYSTEMS}
     rows.append(["2. saturated routed frames/s"] + [fmt(tput[s]) for s, _ in SYSTEMS]
                 + [ratio(tput["ringmq"], tput["mosquitto"]) if tput["ringmq"] and tput["mosquitto"] else "n/a",
