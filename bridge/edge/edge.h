@@ -37,8 +37,9 @@
 #define EDGE_WS_PING_S 30            /* WebSocket ping after this much silence ... */
 #define EDGE_WS_HANGUP_S 60          /* ... and the socket closed after this much */
 #define EDGE_SERV_BUF 32768          /* lws per-thread service buffer (one read) */
-#define EDGE_RX_BUF 16384            /* lws receive buffer per WebSocket */
+#define EDGE_RX_BUF 4096             /* lws receive buffer per WebSocket (larger frames arrive in parts) */
 #define EDGE_SHUTDOWN_FLUSH_MS 1000  /* SIGTERM: time given to close frames before exit */
+#define EDGE_SHUTDOWN_POLL_MS 20     /* how often the shutdown checks that every socket is closed */
 #define EDGE_SESSION_EXPIRY_S 60     /* the broker keeps the bridge's MQTT session (subscriptions,
 				      * queued QoS 1 frames) this long across a lost connection */
 

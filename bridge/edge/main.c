@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ev.h>
+
 #include "broker.h"
 #include "edge.h"
 #include "log.h"
@@ -17,14 +19,36 @@
 #include "sessions.h"
 #include "ws.h"
 
-static volatile sig_atomic_t interrupted;
-static struct lws_context *signal_ctx;
+/* Shutdown, driven by the loop: SIGTERM/SIGINT close every socket with
+ * 1001, then the loop runs until they are gone (or EDGE_SHUTDOWN_FLUSH_MS
+ * passed) and stops. */
+struct shutdown {
+	struct edge *e;
+	struct ev_loop *loop;
+	ev_signal sigterm, sigint;
+	ev_timer poll;
+	int64_t until;
+};
 
-static void on_signal(int sig)
+static void shutdown_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	interrupted = 1;
-	if (signal_ctx)
-		lws_cancel_service(signal_ctx);
+	struct shutdown *s = w->data;
+	if (!hmap_count(s->e->devices) || ids_mono_ms() >= s->until) {
+		ev_timer_stop(loop, w);
+		ev_break(loop, EVBREAK_ALL);
+	}
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct shutdown *s = w->data;
+	if (s->e->stopping)
+		return;
+	s->e->stopping = true;
+	log_info("shutting down (signal %d): closing %zu sockets with 1001", w->signum, hmap_count(s->e->devices));
+	ws_close_all(s->e);
+	s->until = ids_mono_ms() + EDGE_SHUTDOWN_FLUSH_MS;
+	ev_timer_start(loop, &s->poll);
 }
 
 static void usage(FILE *f)
@@ -203,6 +227,18 @@ int main(int argc, char **argv)
 	info.keepalive_timeout = EDGE_HTTP_KEEPALIVE_S;
 	info.pt_serv_buf_size = EDGE_SERV_BUF;
 
+	/* libwebsockets on our own libev loop (epoll): lws's default poll()
+	 * loop walks every descriptor on every wake-up, which with thousands of
+	 * idle sockets cost most of the bridge's CPU (bench/NOTES.md). */
+	struct shutdown sd = {.e = &e, .loop = ev_default_loop(EVFLAG_AUTO)};
+	if (!sd.loop) {
+		log_error("cannot create the event loop");
+		return 1;
+	}
+	void *foreign_loops[1] = {sd.loop};
+	info.options |= LWS_SERVER_OPTION_LIBEV;
+	info.foreign_loops = foreign_loops;
+
 	signal(SIGPIPE, SIG_IGN);
 	e.ctx = lws_create_context(&info);
 	if (!e.ctx) {
@@ -210,28 +246,26 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	e.vh = lws_get_vhost_by_name(e.ctx, "ringmq");
-	signal_ctx = e.ctx;
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ev_signal_init(&sd.sigterm, on_signal, SIGTERM);
+	ev_signal_init(&sd.sigint, on_signal, SIGINT);
+	sd.sigterm.data = sd.sigint.data = &sd;
+	ev_signal_start(sd.loop, &sd.sigterm);
+	ev_signal_start(sd.loop, &sd.sigint);
+	ev_timer_init(&sd.poll, shutdown_poll, EDGE_SHUTDOWN_POLL_MS / 1000.0, EDGE_SHUTDOWN_POLL_MS / 1000.0);
+	sd.poll.data = &sd;
 
 	if (broker_start(&e) != 0) {
 		lws_context_destroy(e.ctx);
 		return 1;
 	}
-	log_info("ringmq-bridge %s listening on http://%s:%d (broker %s:%d)", e.bridge_id, e.cfg.listen, e.cfg.port,
-		 e.cfg.mqtt_host, e.cfg.mqtt_port);
+	log_info("ringmq-bridge %s listening on http://%s:%d (broker %s:%d, %s)", e.bridge_id, e.cfg.listen,
+		 e.cfg.port, e.cfg.mqtt_host, e.cfg.mqtt_port, ev_backend(sd.loop) == EVBACKEND_EPOLL ? "epoll" : "libev");
 
-	while (!interrupted)
-		if (lws_service(e.ctx, 0) < 0)
-			break;
+	ev_run(sd.loop, 0);
 
-	log_info("shutting down: closing %zu sockets with 1001", hmap_count(e.devices));
-	ws_close_all(&e);
-	int64_t until = ids_mono_ms() + EDGE_SHUTDOWN_FLUSH_MS;
-	while (hmap_count(e.devices) && ids_mono_ms() < until)
-		lws_service(e.ctx, 0);
 	broker_stop(&e);
+	ev_signal_stop(sd.loop, &sd.sigterm);
+	ev_signal_stop(sd.loop, &sd.sigint);
 	lws_context_destroy(e.ctx);
 	requests_free(&e);
 	sessions_free(&e);
