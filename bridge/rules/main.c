@@ -1,6 +1,8 @@
 /* ringmq-rules: the rules wing. One thread, one loop: mqtt_link_poll()
- * waits for the broker socket or the next deadline (at most a second),
- * each turn ends the overdue ringing calls and the accepted calls whose
+ * waits for the broker socket or the next deadline (at most a second; the
+ * deadlines are kept in memory and asked of SQLite again only when one
+ * fires or a write changed them, timers.h); when one fires, the turn ends
+ * the overdue ringing calls and the accepted calls whose
  * participant has had no presence for the grace or that have lasted the
  * longest allowed (timers.h). Calls are ended for lost presence only once
  * the link has been up RULES_PRESENCE_SETTLE_MS: the bridges' and the
@@ -46,6 +48,7 @@ struct rules {
 	struct requests_cfg cfg;
 	struct calls_limits lim;
 	int64_t watch_from; /* wall ms: the watch ends no call before this (settle after a connect) */
+	struct timers_next next; /* the next deadlines, as far as the loop knows */
 };
 
 static volatile sig_atomic_t stopping;
@@ -196,33 +199,36 @@ static void on_down(void *user, int reason)
 		log_warn("broker link down; ring time-outs wait until it is back");
 }
 
-/* Ends every overdue ringing call, then every accepted call the watch
- * ends (once the presence has settled). -1 when the store failed. */
+/* Takes in what the store changed, ends every overdue ringing call when
+ * the ring deadline fires, then every accepted call the watch ends when its
+ * deadline fires (once the presence has settled), and asks the store again
+ * for whatever deadline is unknown (timers.h). -1 when the store failed. */
 static int run_timers(struct rules *r)
 {
 	struct router_out out;
 	router_out_init(&out);
-	int rc;
-	while ((rc = timers_expire_one(r->st, ids_now_ms(), &out)) == 1)
-		publish_all(r, &out);
-	while (rc == 0 && ids_now_ms() >= r->watch_from && (rc = timers_watch_one(r->st, &r->lim, ids_now_ms(), &out)) == 1)
-		publish_all(r, &out);
-	router_out_clear(&out);
-	return rc;
-}
-
-/* How long the loop may sleep: until the next ring deadline or watch
- * deadline (not before the settle ends), at most RULES_TICK_MS. */
-static int loop_wait_ms(struct rules *r)
-{
-	int64_t now = ids_now_ms();
-	int wait = timers_wait_ms(r->st, now, RULES_TICK_MS);
-	int watch = timers_watch_wait_ms(r->st, &r->lim, now, RULES_TICK_MS);
-	if (watch < wait) {
-		int64_t settle = r->watch_from - now;
-		wait = settle > watch ? (settle < wait ? (int)settle : wait) : watch;
+	int64_t ring_added;
+	bool watch_changed;
+	store_take_changes(r->st, &ring_added, &watch_changed);
+	timers_next_note(&r->next, ring_added, watch_changed);
+	int rc = 0;
+	if (timers_next_ring_due(&r->next, ids_now_ms())) {
+		while ((rc = timers_expire_one(r->st, ids_now_ms(), &out)) == 1)
+			publish_all(r, &out);
+		r->next.ring_at = TIMERS_UNKNOWN;
 	}
-	return wait;
+	if (rc == 0 && ids_now_ms() >= r->watch_from && timers_next_watch_due(&r->next, ids_now_ms())) {
+		while ((rc = timers_watch_one(r->st, &r->lim, ids_now_ms(), &out)) == 1)
+			publish_all(r, &out);
+		r->next.watch_at = TIMERS_UNKNOWN;
+	}
+	router_out_clear(&out);
+	/* Ending calls only makes deadlines later: nothing to take in. */
+	store_take_changes(r->st, &ring_added, &watch_changed);
+	timers_next_note(&r->next, ring_added, watch_changed);
+	if (timers_next_refresh(&r->next, r->st, &r->lim) < 0)
+		rc = -1;
+	return rc < 0 ? -1 : 0;
 }
 
 static void usage(FILE *f)
@@ -308,6 +314,7 @@ int main(int argc, char **argv)
 	struct rules r = {.cfg = {.ring_timeout_ms = ring_ms},
 			  .lim = {.presence_grace_ms = grace_ms, .max_call_ms = max_call_ms}};
 	int status = 1;
+	timers_next_init(&r.next);
 	if (store_open(db, &r.st) != STORE_OK)
 		goto out;
 	struct mqtt_cfg cfg = {
@@ -337,7 +344,7 @@ int main(int argc, char **argv)
 	while (!stopping) {
 		int wait = RULES_TICK_MS;
 		if (mqtt_link_is_up(r.link) && run_timers(&r) == 0)
-			wait = loop_wait_ms(&r);
+			wait = timers_next_wait_ms(&r.next, ids_now_ms(), r.watch_from, RULES_TICK_MS);
 		if (mqtt_link_poll(r.link, wait) < 0) {
 			log_error("poll failed; stopping");
 			break;

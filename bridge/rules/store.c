@@ -133,7 +133,25 @@ static const char *const stmt_sql[S_COUNT] = {
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_COUNT];
+	int64_t ring_added; /* store_take_changes() */
+	bool watch_changed;
 };
+
+static void note_call(struct store *st, const struct calls_call *c)
+{
+	if (c->state == CALLS_RINGING && c->ring_deadline && (!st->ring_added || c->ring_deadline < st->ring_added))
+		st->ring_added = c->ring_deadline;
+	if (c->state == CALLS_ACCEPTED)
+		st->watch_changed = true;
+}
+
+void store_take_changes(struct store *st, int64_t *ring_added, bool *watch_changed)
+{
+	*ring_added = st->ring_added;
+	*watch_changed = st->watch_changed;
+	st->ring_added = 0;
+	st->watch_changed = false;
+}
 
 /* Logs a failure of statement s once; always returns STORE_EDB. */
 static int fail(struct store *st, const char *where, enum stmt s)
@@ -422,8 +440,10 @@ int store_call_insert(struct store *st, const struct calls_call *c)
 	if (rc != SQLITE_DONE && ext != SQLITE_CONSTRAINT_PRIMARYKEY)
 		fail(st, __func__, S_CALL_INSERT);
 	done(st, S_CALL_INSERT);
-	if (rc == SQLITE_DONE)
+	if (rc == SQLITE_DONE) {
+		note_call(st, c);
 		return STORE_OK;
+	}
 	return ext == SQLITE_CONSTRAINT_PRIMARYKEY ? STORE_EEXISTS : STORE_EDB;
 }
 
@@ -450,7 +470,10 @@ int store_call_update(struct store *st, const struct calls_call *c)
 	done(st, S_CALL_UPDATE);
 	if (rc != SQLITE_DONE)
 		return STORE_EDB;
-	return sqlite3_changes(st->db) ? STORE_OK : STORE_ENOTFOUND;
+	if (!sqlite3_changes(st->db))
+		return STORE_ENOTFOUND;
+	note_call(st, c);
+	return STORE_OK;
 }
 
 int store_call_busy(struct store *st, const char *uid)
@@ -537,8 +560,11 @@ int store_calls_presence_sync(struct store *st, const char *uid, int64_t now_ms,
 	done(st, S_PRESENCE_SYNC);
 	if (rc != SQLITE_DONE)
 		return STORE_EDB;
+	int n = sqlite3_changes(st->db);
+	if (n)
+		st->watch_changed = true;
 	if (changed)
-		*changed = sqlite3_changes(st->db);
+		*changed = n;
 	return STORE_OK;
 }
 

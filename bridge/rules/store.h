@@ -87,6 +87,14 @@ int store_call_watch_first(struct store *st, enum store_watch which, struct call
  * store_call_insert. */
 int store_calls_presence_sync(struct store *st, const char *uid, int64_t now_ms, int *changed);
 
+/* What the writes since the last call changed for the timers (timers.h):
+ * *ring_added, the earliest ring deadline of a call inserted ringing (0:
+ * none); *watch_changed, whether an accepted call was written (inserted or
+ * updated as accepted, or its absences changed). Then forgets both. A write
+ * that can only make a deadline later (a call ending, a participant coming
+ * back) may go unreported: a timer that fires early finds nothing due. */
+void store_take_changes(struct store *st, int64_t *ring_added, bool *watch_changed);
+
 /* Presence (TEMP table: gone when the process ends). */
 /* Marks uid online or offline at source. */
 int store_presence_set(struct store *st, const char *source, const char *uid, bool online);

@@ -96,3 +96,73 @@ int timers_watch_one(struct store *st, const struct calls_limits *lim, int64_t n
 	router_service_end(&call, calls_cause_name(cause), msg_id, out);
 	return 1;
 }
+
+void timers_next_init(struct timers_next *t)
+{
+	t->ring_at = TIMERS_UNKNOWN;
+	t->watch_at = TIMERS_UNKNOWN;
+}
+
+void timers_next_note(struct timers_next *t, int64_t ring_added, bool watch_changed)
+{
+	if (ring_added > 0 && t->ring_at != TIMERS_UNKNOWN && (!t->ring_at || ring_added < t->ring_at))
+		t->ring_at = ring_added;
+	if (watch_changed)
+		t->watch_at = TIMERS_UNKNOWN;
+}
+
+static bool due(int64_t at, int64_t now_ms)
+{
+	return at == TIMERS_UNKNOWN || (at && at <= now_ms);
+}
+
+bool timers_next_ring_due(const struct timers_next *t, int64_t now_ms)
+{
+	return due(t->ring_at, now_ms);
+}
+
+bool timers_next_watch_due(const struct timers_next *t, int64_t now_ms)
+{
+	return due(t->watch_at, now_ms);
+}
+
+int timers_next_wait_ms(const struct timers_next *t, int64_t now_ms, int64_t watch_from, int cap_ms)
+{
+	if (t->ring_at == TIMERS_UNKNOWN || t->watch_at == TIMERS_UNKNOWN)
+		return 0;
+	int64_t at = t->ring_at;
+	if (t->watch_at) {
+		int64_t w = t->watch_at > watch_from ? t->watch_at : watch_from;
+		if (!at || w < at)
+			at = w;
+	}
+	if (!at)
+		return cap_ms;
+	int64_t wait = at - now_ms;
+	if (wait < 0)
+		return 0;
+	return wait < cap_ms ? (int)wait : cap_ms;
+}
+
+int timers_next_refresh(struct timers_next *t, struct store *st, const struct calls_limits *lim)
+{
+	int rc = 0;
+	if (t->ring_at == TIMERS_UNKNOWN) {
+		int64_t at;
+		int found = store_next_deadline(st, &at);
+		if (found < 0)
+			rc = -1;
+		else
+			t->ring_at = found ? at : 0;
+	}
+	if (t->watch_at == TIMERS_UNKNOWN) {
+		int64_t at;
+		struct calls_call c;
+		int found = watch_next(st, lim, &at, &c);
+		if (found < 0)
+			rc = -1;
+		else
+			t->watch_at = found ? at : 0;
+	}
+	return rc;
+}
