@@ -58,12 +58,26 @@ static void on_signal(int sig)
 	stopping = sig;
 }
 
+/* Publishes every entry of out and empties it. Copies that share one
+ * payload (the router hands the room and the counterparts the same stamped
+ * object) are serialized once and the same bytes go to each topic. */
 static void publish_all(struct rules *r, struct router_out *out)
 {
+	char *bufs[ROUTER_MAX_PUBS];
+	size_t lens[ROUTER_MAX_PUBS];
+	bool owned[ROUTER_MAX_PUBS];
 	for (size_t i = 0; i < out->n; i++) {
 		struct router_pub *p = &out->pub[i];
-		size_t len = 0;
-		char *buf = frames_dump(p->payload, &len);
+		size_t same = 0;
+		while (same < i && out->pub[same].payload != p->payload)
+			same++;
+		owned[i] = same == i;
+		lens[i] = 0;
+		bufs[i] = owned[i] ? frames_dump(p->payload, &lens[i]) : bufs[same];
+		if (!owned[i])
+			lens[i] = lens[same];
+		const char *buf = bufs[i];
+		size_t len = lens[i];
 		struct mqtt_pub opt = {
 			.qos = 1,
 			.expiry_s = p->expiry_s,
@@ -74,8 +88,10 @@ static void publish_all(struct rules *r, struct router_out *out)
 			log_warn("%s: could not publish to %s", __func__, p->topic);
 		else
 			log_debug("-> %s %s", p->topic, buf);
-		free(buf);
 	}
+	for (size_t i = 0; i < out->n; i++)
+		if (owned[i])
+			free(bufs[i]);
 	router_out_clear(out);
 }
 
