@@ -312,6 +312,34 @@ const char *mqtt_prop_user(const mosquitto_property *props, const char *name, ch
 	return found;
 }
 
+size_t mqtt_prop_users(const mosquitto_property *props, size_t n, const char *const *names, char *const *bufs,
+		       const size_t *caps, const char **found)
+{
+	size_t got = 0;
+	for (size_t i = 0; i < n; i++)
+		found[i] = NULL;
+	bool skip = false;
+	for (const mosquitto_property *p = props; p && got < n; skip = true) {
+		char *k = NULL, *v = NULL;
+		p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &k, &v, skip);
+		for (size_t i = 0; p && k && v && i < n; i++) {
+			if (found[i] || caps[i] == 0 || strcmp(k, names[i]))
+				continue;
+			size_t len = strlen(v);
+			if (len >= caps[i])
+				len = caps[i] - 1;
+			memcpy(bufs[i], v, len);
+			bufs[i][len] = '\0';
+			found[i] = bufs[i];
+			got++;
+			break;
+		}
+		free(k);
+		free(v);
+	}
+	return got;
+}
+
 int mqtt_prop_corr(const mosquitto_property *props, char *buf, size_t cap)
 {
 	void *v = NULL;

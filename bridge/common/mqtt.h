@@ -95,6 +95,11 @@ int mqtt_link_unsubscribe(struct mqtt_link *l, const char *topic);
 /* The first user property called name, copied into buf (NUL-terminated,
  * cut to cap - 1). Returns buf, or NULL when absent. */
 const char *mqtt_prop_user(const mosquitto_property *props, const char *name, char *buf, size_t cap);
+/* The first user property of each of the n names, in one pass over props:
+ * found[i] is bufs[i] holding its value (NUL-terminated, cut to caps[i] -
+ * 1), or NULL when absent. Returns how many names were found. */
+size_t mqtt_prop_users(const mosquitto_property *props, size_t n, const char *const *names, char *const *bufs,
+		       const size_t *caps, const char **found);
 /* Correlation data / response topic copied into buf as a string. Return the
  * length, or -1 when absent or longer than cap - 1. */
 int mqtt_prop_corr(const mosquitto_property *props, char *buf, size_t cap);

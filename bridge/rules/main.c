@@ -120,16 +120,22 @@ static void on_client_frame(struct rules *r, const struct mosquitto_message *msg
 		.len = (size_t)msg->payloadlen,
 		.chat_id = chat_id,
 	};
+	/* The bridge's stamps, read in one pass. */
+	static const char *const names[] = {"sender_id", "sender_username", "from_device"};
+	char *const bufs[] = {sender, name, device};
+	const size_t caps[] = {sizeof(sender), sizeof(name), sizeof(device)};
+	const char *found[3];
+	mqtt_prop_users(props, 3, names, bufs, caps, found);
 	if (outbox_uid) {
 		m.sender_id = outbox_uid; /* the topic wins over any property */
-	} else if (mqtt_prop_user(props, "sender_id", sender, sizeof(sender)) && ids_valid(sender)) {
+	} else if (found[0] && ids_valid(sender)) {
 		m.sender_id = sender;
 	} else {
 		log_warn("%s: %s without a valid sender_id property: dropped", __func__, msg->topic);
 		return;
 	}
-	m.sender_username = mqtt_prop_user(props, "sender_username", name, sizeof(name));
-	m.from_device = mqtt_prop_user(props, "from_device", device, sizeof(device));
+	m.sender_username = found[1];
+	m.from_device = found[2];
 	if (mqtt_prop_response_topic(props, reply_topic, sizeof(reply_topic)) >= 0)
 		m.response_topic = reply_topic;
 	if (mqtt_prop_corr(props, corr, sizeof(corr)) >= 0)
