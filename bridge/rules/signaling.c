@@ -5,6 +5,7 @@
 
 #include "ids.h"
 #include "log.h"
+#include "msgid.h"
 
 static void log_change(const struct calls_call *c)
 {
@@ -65,7 +66,7 @@ static int handle_call(struct store *st, const struct router_origin *o, const st
 int signaling_handle(struct store *st, const struct signaling_msg *m, int64_t now_ms, struct router_out *out)
 {
 	char msg_id[IDS_UUID_LEN + 1];
-	ids_uuid4(msg_id);
+	msgid_next(msg_id);
 	struct router_origin o = {
 		.sender_id = m->sender_id,
 		.sender_username = m->sender_username && m->sender_username[0] ? m->sender_username : m->sender_id,

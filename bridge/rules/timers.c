@@ -6,6 +6,7 @@
 
 #include "ids.h"
 #include "log.h"
+#include "msgid.h"
 
 int timers_wait_ms(struct store *st, int64_t now_ms, int cap_ms)
 {
@@ -92,7 +93,7 @@ int timers_watch_one(struct store *st, const struct calls_limits *lim, int64_t n
 			 call.id, call.caller_id, call.receiver_id, now_ms - call.answered_at, lim->max_call_ms);
 	}
 	char msg_id[IDS_UUID_LEN + 1];
-	ids_uuid4(msg_id);
+	msgid_next(msg_id);
 	router_service_end(&call, calls_cause_name(cause), msg_id, out);
 	return 1;
 }
