@@ -371,7 +371,31 @@ int mqtt_prop_response_topic(const mosquitto_property *props, char *buf, size_t 
 	return rc;
 }
 
-int mqtt_link_poll(struct mqtt_link *l, int timeout_ms)
+/* Reads until the socket has nothing more or max_packets reads, flushing
+ * queued writes after each. libmosquitto's loop_read stops after a packet
+ * when errno is EAGAIN (its read came up empty) and otherwise reads as many
+ * packets as its queues hold (often one): errno is cleared before each call
+ * so EAGAIN afterwards means drained. A stale errno only costs one more
+ * empty read, or one more poll. 0, or <0 when the connection was lost. */
+static int read_burst(struct mqtt_link *l, int max_packets)
+{
+	for (int i = 0; i < max_packets; i++) {
+		errno = 0;
+		int rc = mosquitto_loop_read(l->mosq, 1);
+		bool drained = errno == EAGAIN || errno == EWOULDBLOCK;
+		if (driver_result(l, rc) < 0)
+			return -1;
+		if (mosquitto_want_write(l->mosq) && mqtt_link_on_writable(l) < 0)
+			return -1;
+		if (drained)
+			break;
+	}
+	return 0;
+}
+
+/* mqtt_link_poll (max_packets 0: one mqtt_link_on_readable) or
+ * mqtt_link_poll_burst. */
+static int poll_link(struct mqtt_link *l, int timeout_ms, int max_packets)
 {
 	if (!l->sock_open) {
 		int64_t wait = l->retry_at - ids_mono_ms();
@@ -392,11 +416,21 @@ int mqtt_link_poll(struct mqtt_link *l, int timeout_ms)
 	if (n < 0)
 		return errno == EINTR ? 0 : -1;
 	if (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
-		if (mqtt_link_on_readable(l) < 0)
+		if ((max_packets > 0 ? read_burst(l, max_packets) : mqtt_link_on_readable(l)) < 0)
 			return 0;
 	if (n > 0 && (pfd.revents & POLLOUT))
 		if (mqtt_link_on_writable(l) < 0)
 			return 0;
 	mqtt_link_on_tick(l);
 	return 0;
+}
+
+int mqtt_link_poll(struct mqtt_link *l, int timeout_ms)
+{
+	return poll_link(l, timeout_ms, 0);
+}
+
+int mqtt_link_poll_burst(struct mqtt_link *l, int timeout_ms, int max_packets)
+{
+	return poll_link(l, timeout_ms, max_packets > 0 ? max_packets : 1);
 }

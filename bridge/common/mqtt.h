@@ -109,5 +109,10 @@ int mqtt_prop_response_topic(const mosquitto_property *props, char *buf, size_t 
  * runs the drivers, and reconnects when the back-off has passed. Returns 0,
  * or <0 when poll itself failed (EINTR is 0). */
 int mqtt_link_poll(struct mqtt_link *l, int timeout_ms);
+/* The same, but when the socket is readable it reads packet after packet
+ * until nothing more is there or max_packets were read (a burst costs one
+ * poll, not one per packet), writing what the callbacks queued after each
+ * read. */
+int mqtt_link_poll_burst(struct mqtt_link *l, int timeout_ms, int max_packets);
 
 #endif

@@ -31,6 +31,7 @@
 #include "timers.h"
 
 #define RULES_TICK_MS 1000              /* longest sleep of the loop */
+#define RULES_READ_BURST 256            /* most packets read per wake-up before the timers get a turn */
 #define RULES_SESSION_EXPIRY_S 86400    /* the broker keeps our session a day */
 #define RULES_FLUSH_MS 1000             /* longest wait for queued publishes at shutdown */
 #define RULES_USERNAME "svc:rules"
@@ -367,7 +368,7 @@ int main(int argc, char **argv)
 		int wait = RULES_TICK_MS;
 		if (mqtt_link_is_up(r.link) && run_timers(&r) == 0)
 			wait = timers_next_wait_ms(&r.next, ids_now_ms(), r.watch_from, RULES_TICK_MS);
-		if (mqtt_link_poll(r.link, wait) < 0) {
+		if (mqtt_link_poll_burst(r.link, wait, RULES_READ_BURST) < 0) {
 			log_error("poll failed; stopping");
 			break;
 		}
