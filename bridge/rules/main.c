@@ -12,8 +12,11 @@
  *   users/<uid>/outbox, chats/<cid>/in -> signaling.c (client frames)
  *   svc/rules/requests                 -> requests.c (the bridge's questions)
  *   svc/presence/<source>              -> presence.c
- * and publishes what they return. See schemas/INTERNAL.md. */
+ * and publishes what they return. SQLite's automatic WAL checkpoint is off:
+ * the loop checkpoints after RULES_CHECKPOINT_IDLE_MS without a message, or
+ * when the WAL reaches RULES_WAL_MAX_PAGES. See schemas/INTERNAL.md. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,8 @@
 
 #define RULES_TICK_MS 1000              /* longest sleep of the loop */
 #define RULES_READ_BURST 256            /* most packets read per wake-up before the timers get a turn */
+#define RULES_CHECKPOINT_IDLE_MS 200    /* no message this long: checkpoint the WAL (store_checkpoint) */
+#define RULES_WAL_MAX_PAGES 10000       /* ... and at this size (~40 MiB of 4 KiB pages) even when busy */
 #define RULES_SESSION_EXPIRY_S 86400    /* the broker keeps our session a day */
 #define RULES_FLUSH_MS 1000             /* longest wait for queued publishes at shutdown */
 #define RULES_USERNAME "svc:rules"
@@ -50,6 +55,7 @@ struct rules {
 	struct calls_limits lim;
 	int64_t watch_from; /* wall ms: the watch ends no call before this (settle after a connect) */
 	struct timers_next next; /* the next deadlines, as far as the loop knows */
+	int64_t last_msg;        /* monotonic ms of the last message in */
 };
 
 static volatile sig_atomic_t stopping;
@@ -183,6 +189,7 @@ static void on_message(void *user, const struct mosquitto_message *msg, const mo
 {
 	struct rules *r = user;
 	char id[IDS_MAX + 1];
+	r->last_msg = ids_mono_ms();
 	log_debug("<- %s (%d bytes)", msg->topic, msg->payloadlen);
 	if (topic_id(msg->topic, "users/", "/outbox", id))
 		on_client_frame(r, msg, props, id, NULL);
@@ -252,6 +259,26 @@ static int run_timers(struct rules *r)
 	if (timers_next_refresh(&r->next, r->st, &r->lim) < 0)
 		rc = -1;
 	return rc < 0 ? -1 : 0;
+}
+
+/* Checkpoints the WAL once the loop has had no message for
+ * RULES_CHECKPOINT_IDLE_MS, or when it holds RULES_WAL_MAX_PAGES, so its
+ * fdatasyncs do not stall the requests queued behind a commit; else
+ * shortens *wait_ms to the moment the loop will be idle. */
+static void checkpoint_when_idle(struct rules *r, int *wait_ms)
+{
+	int pages = store_wal_pages(r->st);
+	if (!pages)
+		return;
+	int64_t idle_in = r->last_msg + RULES_CHECKPOINT_IDLE_MS - ids_mono_ms();
+	if (idle_in <= 0 || pages >= RULES_WAL_MAX_PAGES) {
+		int64_t t0 = ids_mono_ms();
+		if (store_checkpoint(r->st) == STORE_OK)
+			log_debug("WAL checkpoint of %d pages (%s) in %" PRId64 " ms", pages, idle_in <= 0 ? "idle" : "size",
+				  ids_mono_ms() - t0);
+	} else if (idle_in < *wait_ms) {
+		*wait_ms = (int)idle_in;
+	}
 }
 
 static void usage(FILE *f)
@@ -368,6 +395,7 @@ int main(int argc, char **argv)
 		int wait = RULES_TICK_MS;
 		if (mqtt_link_is_up(r.link) && run_timers(&r) == 0)
 			wait = timers_next_wait_ms(&r.next, ids_now_ms(), r.watch_from, RULES_TICK_MS);
+		checkpoint_when_idle(&r, &wait);
 		if (mqtt_link_poll_burst(r.link, wait, RULES_READ_BURST) < 0) {
 			log_error("poll failed; stopping");
 			break;

@@ -135,7 +135,34 @@ struct store {
 	sqlite3_stmt *st[S_COUNT];
 	int64_t ring_added; /* store_take_changes() */
 	bool watch_changed;
+	int wal_pages;      /* store_wal_pages() */
 };
+
+/* After each commit in WAL mode: remember how big the WAL is. Registering
+ * it also replaces SQLite's automatic checkpoint (off anyway). */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store *st = arg;
+	st->wal_pages = pages;
+	return SQLITE_OK;
+}
+
+int store_wal_pages(const struct store *st)
+{
+	return st->wal_pages;
+}
+
+int store_checkpoint(struct store *st)
+{
+	int log_pages = 0, done_pages = 0;
+	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &done_pages) != SQLITE_OK) {
+		log_error("%s: sqlite: %s", __func__, sqlite3_errmsg(st->db));
+		return STORE_EDB;
+	}
+	if (done_pages >= log_pages)
+		st->wal_pages = 0;
+	return STORE_OK;
+}
 
 static void note_call(struct store *st, const struct calls_call *c)
 {
@@ -318,7 +345,8 @@ int store_open(const char *path, struct store **out)
 	}
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
 	char *err = NULL;
-	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", NULL, NULL, &err) !=
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;",
+			 NULL, NULL, &err) !=
 		    SQLITE_OK ||
 	    sqlite3_exec(st->db, schema_sql, NULL, NULL, &err) != SQLITE_OK || migrate(st->db) != SQLITE_OK ||
 	    sqlite3_exec(st->db, watch_sql, NULL, NULL, &err) != SQLITE_OK) {
@@ -326,6 +354,7 @@ int store_open(const char *path, struct store **out)
 		sqlite3_free(err);
 		goto fail;
 	}
+	sqlite3_wal_hook(st->db, on_wal_commit, st);
 	for (int i = 0; i < S_COUNT; i++) {
 		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i], NULL) !=
 		    SQLITE_OK) {

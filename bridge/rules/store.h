@@ -95,6 +95,18 @@ int store_calls_presence_sync(struct store *st, const char *uid, int64_t now_ms,
  * back) may go unreported: a timer that fires early finds nothing due. */
 void store_take_changes(struct store *st, int64_t *ring_added, bool *watch_changed);
 
+/* The WAL. SQLite's automatic checkpoint is off (it ran inside a commit,
+ * on the only thread: three fdatasyncs of ~10 ms each every ~1000 pages);
+ * the loop checkpoints when it is idle, or when the WAL has grown too big,
+ * through these two. */
+/* Pages in the WAL since the last complete checkpoint, as of the last
+ * commit (0 for a database without a WAL, such as ":memory:"). */
+int store_wal_pages(const struct store *st);
+/* A PASSIVE checkpoint: copies the WAL into the database without waiting
+ * for anyone. STORE_OK (the WAL is reused from its start by the next
+ * commit) or STORE_EDB (logged). */
+int store_checkpoint(struct store *st);
+
 /* Presence (TEMP table: gone when the process ends). */
 /* Marks uid online or offline at source. */
 int store_presence_set(struct store *st, const char *source, const char *uid, bool online);
