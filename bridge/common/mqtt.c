@@ -371,8 +371,17 @@ int mqtt_prop_response_topic(const mosquitto_property *props, char *buf, size_t 
 	return rc;
 }
 
-/* Reads until the socket has nothing more or max_packets reads, flushing
- * queued writes after each. libmosquitto's loop_read stops after a packet
+/* Writes every queued packet: packet__write empties the queue by itself;
+ * a max_packets above 1 only makes mosquitto_loop_write (2.0.11) call it
+ * again and again on an empty queue (its loop stops on EAGAIN, not when the
+ * queue is empty): ~16k instructions per call with 64. */
+static int write_queued(struct mqtt_link *l)
+{
+	return driver_result(l, mosquitto_loop_write(l->mosq, 1));
+}
+
+/* Reads until the socket has nothing more or max_packets reads, then
+ * writes what the callbacks queued, once. libmosquitto's loop_read stops after a packet
  * when errno is EAGAIN (its read came up empty) and otherwise reads as many
  * packets as its queues hold (often one): errno is cleared before each call
  * so EAGAIN afterwards means drained. A stale errno only costs one more
@@ -385,12 +394,10 @@ static int read_burst(struct mqtt_link *l, int max_packets)
 		bool drained = errno == EAGAIN || errno == EWOULDBLOCK;
 		if (driver_result(l, rc) < 0)
 			return -1;
-		if (mosquitto_want_write(l->mosq) && mqtt_link_on_writable(l) < 0)
-			return -1;
 		if (drained)
 			break;
 	}
-	return 0;
+	return mosquitto_want_write(l->mosq) ? write_queued(l) : 0;
 }
 
 /* mqtt_link_poll (max_packets 0: one mqtt_link_on_readable) or
@@ -418,9 +425,12 @@ static int poll_link(struct mqtt_link *l, int timeout_ms, int max_packets)
 	if (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
 		if ((max_packets > 0 ? read_burst(l, max_packets) : mqtt_link_on_readable(l)) < 0)
 			return 0;
-	if (n > 0 && (pfd.revents & POLLOUT))
-		if (mqtt_link_on_writable(l) < 0)
-			return 0;
+	/* After a burst, only when the burst left something to write. */
+	if (n > 0 && (pfd.revents & POLLOUT) && !max_packets && mqtt_link_on_writable(l) < 0)
+		return 0;
+	if (n > 0 && (pfd.revents & POLLOUT) && max_packets && l->sock_open && mosquitto_want_write(l->mosq) &&
+	    write_queued(l) < 0)
+		return 0;
 	mqtt_link_on_tick(l);
 	return 0;
 }

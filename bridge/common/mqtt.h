@@ -111,8 +111,7 @@ int mqtt_prop_response_topic(const mosquitto_property *props, char *buf, size_t 
 int mqtt_link_poll(struct mqtt_link *l, int timeout_ms);
 /* The same, but when the socket is readable it reads packet after packet
  * until nothing more is there or max_packets were read (a burst costs one
- * poll, not one per packet), writing what the callbacks queued after each
- * read. */
+ * poll, not one per packet), then writes what the callbacks queued. */
 int mqtt_link_poll_burst(struct mqtt_link *l, int timeout_ms, int max_packets);
 
 #endif
