@@ -34,10 +34,11 @@
 #define EDGE_HTTP_HEADER_MAX 8192    /* handshake / request headers, all together */
 #define EDGE_HANDSHAKE_TIMEOUT_S 10  /* default of --handshake-timeout-s */
 #define EDGE_HTTP_KEEPALIVE_S 30     /* an idle keep-alive HTTP connection is closed after this */
-#define EDGE_WS_PING_S 30            /* WebSocket ping after this much silence ... */
-#define EDGE_WS_HANGUP_S 60          /* ... and the socket closed after this much */
+#define EDGE_WS_PING_S 30            /* default --ping-interval-s: ping after this much silence ... */
+#define EDGE_WS_HANGUP_S 60          /* default --idle-timeout-s: ... and drop the socket after this much */
+#define EDGE_SWEEP_MS 1000           /* one timer for every socket: ready waits, pings, idle drops */
 #define EDGE_SERV_BUF 32768          /* lws per-thread service buffer (one read) */
-#define EDGE_RX_BUF 4096             /* lws receive buffer per WebSocket (larger frames arrive in parts) */
+#define EDGE_RX_BUF 1024             /* lws receive buffer per WebSocket: larger frames arrive in parts (ws.c joins them); small keeps idle sockets small (bench/NOTES.md) */
 #define EDGE_SHUTDOWN_FLUSH_MS 1000  /* SIGTERM: time given to close frames before exit */
 #define EDGE_SHUTDOWN_POLL_MS 20     /* how often the shutdown checks that every socket is closed */
 #define EDGE_SESSION_EXPIRY_S 60     /* the broker keeps the bridge's MQTT session (subscriptions,
@@ -62,6 +63,8 @@ struct edge_cfg {
 	int burst;
 	size_t send_queue;
 	int handshake_timeout_s;     /* TCP open to handshake done; also HTTP bodies */
+	int ping_interval_s;         /* WebSocket ping after this much silence from the client */
+	int idle_timeout_s;          /* drop a socket silent for this long (no frame, no pong) */
 	bool require_exp;
 };
 
@@ -73,6 +76,8 @@ struct edge {
 	struct lws *link_wsi;        /* the adopted broker descriptor, or NULL */
 	lws_sorted_usec_list_t sul_tick;
 	lws_sorted_usec_list_t sul_retry;
+	lws_sorted_usec_list_t sul_sweep;  /* ws.c: every EDGE_SWEEP_MS */
+	struct ws_conn *wait_head, *wait_tail; /* sockets not ready yet, oldest first (ws.c) */
 	char bridge_id[20];          /* "b-" + 16 hex */
 	char replies_topic[64];      /* svc/bridges/<id>/replies */
 	char presence_topic[64];     /* svc/presence/<id> */

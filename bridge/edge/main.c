@@ -72,6 +72,8 @@ static void usage(FILE *f)
 		"  --rate N                  frames per second per socket (default 50)\n"
 		"  --burst N                 burst allowance (default 100)\n"
 		"  --send-queue BYTES        queued for one socket before close 1013 (default 1048576)\n"
+		"  --ping-interval-s N       WebSocket ping after N s of silence from a client (default 30)\n"
+		"  --idle-timeout-s N        drop a socket silent (no frame, no pong) for N s (default 60)\n"
 		"  --handshake-timeout-s N   a connection must complete its HTTP request or WebSocket\n"
 		"                            handshake (and send an HTTP body) within N s (default 10)\n"
 		"  --no-require-exp          accept tokens without exp\n"
@@ -107,6 +109,8 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 		{"burst", required_argument, NULL, 'b'},
 		{"send-queue", required_argument, NULL, 'q'},
 		{"handshake-timeout-s", required_argument, NULL, 'T'},
+		{"ping-interval-s", required_argument, NULL, 'i'},
+		{"idle-timeout-s", required_argument, NULL, 'I'},
 		{"no-require-exp", no_argument, NULL, 'x'},
 		{"log-level", required_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -138,6 +142,8 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 		case 'b': if (parse_int(optarg, 1, 1000000, &v)) goto bad; cfg->burst = (int)v; break;
 		case 'q': if (parse_int(optarg, 1024, 1L << 30, &v)) goto bad; cfg->send_queue = (size_t)v; break;
 		case 'T': if (parse_int(optarg, 1, 3600, &v)) goto bad; cfg->handshake_timeout_s = (int)v; break;
+		case 'i': if (parse_int(optarg, 1, 86400, &v)) goto bad; cfg->ping_interval_s = (int)v; break;
+		case 'I': if (parse_int(optarg, 2, 86400, &v)) goto bad; cfg->idle_timeout_s = (int)v; break;
 		case 'x': cfg->require_exp = false; break;
 		case 'v':
 			if ((*level = log_level_parse(optarg)) < 0)
@@ -149,6 +155,10 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ringmq-bridge: unexpected argument %s\n", argv[optind]);
+		return 2;
+	}
+	if (cfg->ping_interval_s >= cfg->idle_timeout_s) {
+		fprintf(stderr, "ringmq-bridge: --ping-interval-s must be below --idle-timeout-s\n");
 		return 2;
 	}
 	cfg->jwt_secret = secret_load(jwt_file, "RINGMQ_JWT_SECRET", &cfg->jwt_secret_len);
@@ -183,6 +193,8 @@ int main(int argc, char **argv)
 		.burst = 100,
 		.send_queue = 1024 * 1024,
 		.handshake_timeout_s = EDGE_HANDSHAKE_TIMEOUT_S,
+		.ping_interval_s = EDGE_WS_PING_S,
+		.idle_timeout_s = EDGE_WS_HANGUP_S,
 		.require_exp = true,
 	};
 	int rc = parse_args(argc, argv, &e.cfg, &level);
@@ -205,10 +217,9 @@ int main(int argc, char **argv)
 		{"ringmq-broker", broker_callback, 0, 0, 0, NULL, 0},
 		{NULL, NULL, 0, 0, 0, NULL, 0},
 	};
-	static const lws_retry_bo_t idle = {
-		.secs_since_valid_ping = EDGE_WS_PING_S,
-		.secs_since_valid_hangup = EDGE_WS_HANGUP_S,
-	};
+	/* No lws validity timers: lws re-inserts one per socket into a sorted
+	 * list on every frame (O(sockets)); ws.c's one sweep pings and drops. */
+	static const lws_retry_bo_t no_validity_timers; /* all zero: none */
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
 	info.port = e.cfg.port;
@@ -217,7 +228,7 @@ int main(int argc, char **argv)
 	info.vhost_name = "ringmq";
 	info.user = &e;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | (strchr(e.cfg.listen, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6);
-	info.retry_and_idle_policy = &idle;
+	info.retry_and_idle_policy = &no_validity_timers;
 	info.max_http_header_data = EDGE_HTTP_HEADER_MAX;
 	/* lws drops a connection whose request headers are not complete
 	 * timeout_secs_ah_idle after it opened (slow or silent clients), and
@@ -258,6 +269,7 @@ int main(int argc, char **argv)
 		lws_context_destroy(e.ctx);
 		return 1;
 	}
+	ws_sweep_start(&e);
 	log_info("ringmq-bridge %s listening on http://%s:%d (broker %s:%d, %s)", e.bridge_id, e.cfg.listen,
 		 e.cfg.port, e.cfg.mqtt_host, e.cfg.mqtt_port, ev_backend(sd.loop) == EVBACKEND_EPOLL ? "epoll" : "libev");
 

@@ -171,11 +171,77 @@ void ws_close_all(struct edge *e)
 	hmap_each(e->devices, close_going_away, NULL);
 }
 
+static void wait_add(struct edge *e, struct ws_conn *c)
+{
+	c->ready_by = ids_mono_ms() + EDGE_READY_WAIT_MS;
+	c->wait_next = NULL;
+	c->wait_prev = e->wait_tail;
+	if (e->wait_tail)
+		e->wait_tail->wait_next = c;
+	else
+		e->wait_head = c;
+	e->wait_tail = c;
+	c->waiting = true;
+}
+
+static void wait_remove(struct edge *e, struct ws_conn *c)
+{
+	if (!c->waiting)
+		return;
+	if (c->wait_prev)
+		c->wait_prev->wait_next = c->wait_next;
+	else
+		e->wait_head = c->wait_next;
+	if (c->wait_next)
+		c->wait_next->wait_prev = c->wait_prev;
+	else
+		e->wait_tail = c->wait_prev;
+	c->wait_next = c->wait_prev = NULL;
+	c->waiting = false;
+}
+
+static void check_idle(const char *key, void *value, void *arg)
+{
+	struct ws_conn *c = value;
+	struct edge *e = c->edge;
+	int64_t now = *(const int64_t *)arg, silent = now - c->last_rx;
+	if (c->close_code || c->state != WS_READY)
+		return;
+	if (silent >= (int64_t)e->cfg.idle_timeout_s * 1000) {
+		log_info("socket %s (user %s): silent for %d s, dropping it", c->device_id, c->user_id,
+			 e->cfg.idle_timeout_s);
+		close_now(c, 1001, "idle timeout");
+	} else if (silent >= (int64_t)e->cfg.ping_interval_s * 1000 && !c->ping_sent) {
+		c->ping_due = c->ping_sent = true;
+		lws_callback_on_writable(c->wsi);
+	}
+}
+
+static void sweep(lws_sorted_usec_list_t *sul)
+{
+	struct edge *e = lws_container_of(sul, struct edge, sul_sweep);
+	int64_t now = ids_mono_ms();
+	while (e->wait_head && e->wait_head->ready_by <= now) {
+		struct ws_conn *c = e->wait_head;
+		wait_remove(e, c);
+		log_warn("socket %s (user %s): not subscribed within %d ms, closing 1013", c->device_id, c->user_id,
+			 EDGE_READY_WAIT_MS);
+		ws_close(c, 1013, "service unavailable, try again");
+	}
+	hmap_each(e->devices, check_idle, &now);
+	lws_sul_schedule(e->ctx, 0, &e->sul_sweep, sweep, EDGE_SWEEP_MS * LWS_US_PER_MS);
+}
+
+void ws_sweep_start(struct edge *e)
+{
+	lws_sul_schedule(e->ctx, 0, &e->sul_sweep, sweep, EDGE_SWEEP_MS * LWS_US_PER_MS);
+}
+
 void ws_ready(struct ws_conn *c)
 {
 	if (c->state == WS_READY || c->close_code)
 		return;
-	lws_sul_cancel(&c->sul_ready);
+	wait_remove(c->edge, c);
 	c->state = WS_READY;
 	json_t *features = json_array();
 	for (size_t i = 0; i < sizeof(ws_features) / sizeof(ws_features[0]); i++)
@@ -225,14 +291,6 @@ static int filter_upgrade(struct edge *e, struct lws *wsi)
 		return 1;
 	}
 	return 0;
-}
-
-static void not_ready_in_time(lws_sorted_usec_list_t *sul)
-{
-	struct ws_conn *c = lws_container_of(sul, struct ws_conn, sul_ready);
-	log_warn("socket %s (user %s): not subscribed within %d ms, closing 1013", c->device_id, c->user_id,
-		 EDGE_READY_WAIT_MS);
-	ws_close(c, 1013, "service unavailable, try again");
 }
 
 static void member_answer(struct edge *e, void *arg, int status, json_t *body)
@@ -289,7 +347,8 @@ static int on_established(struct edge *e, struct ws_conn *c, struct lws *wsi)
 	c->tokens_at = ids_mono_ms();
 	e->metrics.sockets_open[c->kind]++;
 	e->metrics.sockets_total[c->kind]++;
-	lws_sul_schedule(e->ctx, 0, &c->sul_ready, not_ready_in_time, (lws_usec_t)EDGE_READY_WAIT_MS * LWS_US_PER_MS);
+	c->last_rx = c->tokens_at;
+	wait_add(e, c);
 
 	if (c->kind == WS_NOTIFY) {
 		char topic[EDGE_TOPIC_MAX];
@@ -395,6 +454,8 @@ static void handle_frame(struct edge *e, struct ws_conn *c, const char *buf, siz
 
 static int on_receive(struct edge *e, struct ws_conn *c, const void *in, size_t len)
 {
+	c->last_rx = ids_mono_ms();
+	c->ping_sent = false;
 	if (lws_frame_is_binary(c->wsi)) {
 		static const char why[] = "binary frames are not accepted";
 		e->metrics.closes_abuse++;
@@ -439,6 +500,19 @@ static int on_receive(struct edge *e, struct ws_conn *c, const void *in, size_t 
 
 static int on_writeable(struct ws_conn *c)
 {
+	if (c->ping_due && !c->close_code) {
+		/* Not empty: lws 4.1 hands an empty pong to nobody (RECEIVE_PONG). */
+		static const char payload[] = "ringmq";
+		unsigned char ping[LWS_PRE + sizeof(payload)];
+		c->ping_due = false;
+		memcpy(ping + LWS_PRE, payload, sizeof(payload) - 1);
+		if (lws_write(c->wsi, ping + LWS_PRE, sizeof(payload) - 1, LWS_WRITE_PING) < 0)
+			return -1;
+		if (c->q_len || c->close_code) {
+			lws_callback_on_writable(c->wsi);
+			return 0;
+		}
+	}
 	while (c->q_len) {
 		struct outmsg *m = c->q[c->q_head];
 		int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
@@ -474,7 +548,7 @@ static void on_closed(struct edge *e, struct ws_conn *c)
 {
 	if (!c->edge)
 		return; /* refused before it was set up */
-	lws_sul_cancel(&c->sul_ready);
+	wait_remove(e, c);
 	requests_cancel(e, c->member_req);
 	sessions_leave(e, c);
 	if (c->device_id[0]) {
@@ -508,6 +582,12 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		return on_established(e, c, wsi);
 	case LWS_CALLBACK_RECEIVE:
 		return c && c->edge ? on_receive(e, c, in, len) : -1;
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (c && c->edge) {
+			c->last_rx = ids_mono_ms();
+			c->ping_sent = false;
+		}
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c && c->edge ? on_writeable(c) : 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:

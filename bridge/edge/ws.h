@@ -58,7 +58,12 @@ struct ws_conn {
 	int close_code;
 	const char *close_why;
 	char member_req[24];            /* pending membership request key */
-	lws_sorted_usec_list_t sul_ready;
+	/* waiting to be ready (edge's wait list, oldest first), and liveness */
+	struct ws_conn *wait_next, *wait_prev;
+	bool waiting;
+	int64_t ready_by;               /* monotonic ms: closed 1013 if not ready by then */
+	int64_t last_rx;                /* monotonic ms of the last frame or pong */
+	bool ping_due, ping_sent;
 	struct edge *edge;
 };
 
@@ -75,5 +80,9 @@ void ws_close(struct ws_conn *c, int code, const char *why);
 struct ws_conn *ws_by_device(struct edge *e, const char *device_id);
 /* Closes every socket with 1001 (shutdown). */
 void ws_close_all(struct edge *e);
+/* Starts the one timer that closes sockets not ready in time and pings
+ * or drops silent ones. One timer instead of one per socket: lws keeps its
+ * timers in a sorted list, so per-socket timers cost O(sockets) each. */
+void ws_sweep_start(struct edge *e);
 
 #endif

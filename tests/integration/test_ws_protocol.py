@@ -461,6 +461,57 @@ def test_the_handshake_time_out_leaves_open_sockets_alone(stack, quick_bridge):
     w.close()
 
 
+# ---------------------------------------------------------------- liveness
+
+PING_S, IDLE_S = 1, 3  # --ping-interval-s / --idle-timeout-s of the liveness bridge
+
+
+@pytest.fixture(scope="module")
+def lively_bridge(stack):
+    """A second bridge that pings after 1 s of silence and drops after 3 s."""
+    b = start_extra_bridge(stack, ["--ping-interval-s", str(PING_S), "--idle-timeout-s", str(IDLE_S)],
+                           name="ringmq-bridge-lively")
+    yield b
+    stop_extra_bridge(stack, b)
+
+
+def test_a_silent_peer_is_pinged_then_dropped_and_a_live_one_stays(stack, lively_bridge):
+    # The dead peer: reads what comes (to see the pings) but never answers.
+    dead = RawWs(lively_bridge.port, f"/ws/notifications/?token={stack.token(unique('dead'))}")
+    ack = dead.recv_frame()
+    assert ack[2] == OP_TEXT and json.loads(text(ack))["type"] == "connection.ack"
+    # The live peer answers every ping with a pong of the same payload.
+    live = RawWs(lively_bridge.port, f"/ws/notifications/?token={stack.token(unique('live'))}")
+    live.recv_frame()
+    t0 = time.monotonic()
+    pings = 0
+    dead_ended_at = None
+    while time.monotonic() - t0 < IDLE_S + 3:
+        try:
+            f = live.recv_frame(timeout=0.2)
+            if f[2] == OP_PING:
+                pings += 1
+                live.send_frame(OP_PONG, f[3])
+        except socket.timeout:
+            pass
+        if dead_ended_at is None:
+            try:
+                f = dead.recv_frame(timeout=0.05)
+                assert f[2] in (OP_PING, OP_CLOSE), f
+                if f[2] == OP_CLOSE:
+                    dead_ended_at = time.monotonic() - t0
+            except socket.timeout:
+                pass
+            except Eof:
+                dead_ended_at = time.monotonic() - t0
+    assert dead_ended_at is not None, "a peer that never answers pings was not dropped"
+    assert IDLE_S - 1 <= dead_ended_at <= IDLE_S + 2, dead_ended_at
+    assert pings >= 2, "the live peer was not pinged while silent"
+    live.send_frame(OP_TEXT, json.dumps({"type": "ping"}))
+    assert pong_json(live.recv_frame())   # pongs kept it alive past the idle time-out
+    live.close()
+
+
 def test_oversized_handshake_headers_are_refused(stack):
     # 8 KiB of request headers at most (lws max_http_header_data). lws 4.1
     # answers no status line when the table overflows ("Ran out of header
