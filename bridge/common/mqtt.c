@@ -219,11 +219,20 @@ int mqtt_link_on_readable(struct mqtt_link *l)
 	return driver_result(l, mosquitto_loop_read(l->mosq, 64));
 }
 
+/* Writes every queued packet: packet__write empties the queue by itself;
+ * a max_packets above 1 only makes mosquitto_loop_write (2.0.11) call it
+ * again and again on an empty queue (its loop stops on EAGAIN, not when the
+ * queue is empty): ~16k instructions per call with 64. */
+static int write_queued(struct mqtt_link *l)
+{
+	return driver_result(l, mosquitto_loop_write(l->mosq, 1));
+}
+
 int mqtt_link_on_writable(struct mqtt_link *l)
 {
 	if (!l->sock_open)
 		return -1;
-	return driver_result(l, mosquitto_loop_write(l->mosq, 64));
+	return write_queued(l);
 }
 
 int mqtt_link_on_tick(struct mqtt_link *l)
@@ -369,15 +378,6 @@ int mqtt_prop_response_topic(const mosquitto_property *props, char *buf, size_t 
 	}
 	free(v);
 	return rc;
-}
-
-/* Writes every queued packet: packet__write empties the queue by itself;
- * a max_packets above 1 only makes mosquitto_loop_write (2.0.11) call it
- * again and again on an empty queue (its loop stops on EAGAIN, not when the
- * queue is empty): ~16k instructions per call with 64. */
-static int write_queued(struct mqtt_link *l)
-{
-	return driver_result(l, mosquitto_loop_write(l->mosq, 1));
 }
 
 /* Reads until the socket has nothing more or max_packets reads, then
