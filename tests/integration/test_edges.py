@@ -81,6 +81,12 @@ def test_bad_frames_get_error_and_the_socket_stays_open(stack, kind):
         ("not json at all", "bad_json", None),
         ("{\"type\": \"call.offer\",", "bad_json", None),
         (json.dumps([1, 2]), "bad_frame", None),
+        # A top-level scalar is valid JSON, just not a frame (issue 10, bug 1).
+        ('"call.offer"', "bad_frame", None),
+        ("17", "bad_frame", None),
+        ("null", "bad_frame", None),
+        ("true", "bad_frame", None),
+        (" 2.5 ", "bad_frame", None),
         (json.dumps({"no_type": 1}), "bad_frame", None),
         (json.dumps({"type": ""}), "bad_frame", None),
         (json.dumps({"type": 5}), "bad_frame", None),

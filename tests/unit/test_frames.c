@@ -51,6 +51,12 @@ int main(void)
 	CHECK_EQ_INT(code_of("", N), FRAMES_BAD_JSON);
 	/* then type */
 	CHECK_EQ_INT(code_of("[1,2]", N), FRAMES_BAD_FRAME);
+	/* a top-level scalar is JSON, just not an object */
+	CHECK_EQ_INT(code_of("\"call.offer\"", N), FRAMES_BAD_FRAME);
+	CHECK_EQ_INT(code_of("17", N), FRAMES_BAD_FRAME);
+	CHECK_EQ_INT(code_of("null", C), FRAMES_BAD_FRAME);
+	CHECK_EQ_INT(code_of(" true ", N), FRAMES_BAD_FRAME);
+	CHECK_EQ_INT(code_of("17 18", N), FRAMES_BAD_JSON);
 	CHECK_EQ_INT(code_of("{}", N), FRAMES_BAD_FRAME);
 	CHECK_EQ_INT(code_of("{\"type\":\"\"}", N), FRAMES_BAD_FRAME);
 	CHECK_EQ_INT(code_of("{\"type\":7}", N), FRAMES_BAD_FRAME);
