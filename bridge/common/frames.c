@@ -138,8 +138,10 @@ int frames_decode(const char *buf, size_t len, enum frames_origin origin, struct
 		*why = "JSON nested too deeply";
 		return FRAMES_BAD_JSON;
 	}
+	/* JSON_DECODE_ANY: a scalar is valid JSON, so it must reach the object
+	 * check below and be bad_frame, not bad_json. */
 	json_error_t jerr;
-	out->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	out->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!out->root) {
 		*why = "not valid JSON";
 		return FRAMES_BAD_JSON;
