@@ -23,6 +23,11 @@
 #include "requests.h"
 #include "sessions.h"
 
+/* lws 4.1 keeps the Close opcode of lws_write() private (its public enum
+ * leaves 4 out, "handled by lws_close_reason()"); send_close needs it. */
+#define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
+#define WS_CLOSE_REASON_MAX 123 /* a control frame's 125 bytes less the code */
+
 static const char *const ws_features[] = {"ice", "call.accepted", "history", "ping", "msg_id"};
 
 struct outmsg *outmsg_new(const void *data, size_t len)
@@ -103,7 +108,8 @@ static void q_clear(struct ws_conn *c)
  * the socket takes bytes again, after the frame lws may be part-way through.
  * lws_set_timeout(LWS_TO_KILL_ASYNC) would not do: lws 4.1 drops a socket
  * with pending output without any close frame. A reader that never reads
- * again is dropped after EDGE_CLOSE_WAIT_S. */
+ * again is dropped after EDGE_CLOSE_WAIT_S. It overrides a pending
+ * normal or going-away close, not a sharper one. */
 static void close_now(struct ws_conn *c, int code, const char *why)
 {
 	if (c->close_code && c->close_code != 1000 && c->close_code != 1001)
@@ -111,9 +117,31 @@ static void close_now(struct ws_conn *c, int code, const char *why)
 	c->close_code = code;
 	c->close_why = why;
 	q_clear(c);
-	lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)why, strlen(why));
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, EDGE_CLOSE_WAIT_S);
 	lws_callback_on_writable(c->wsi);
+}
+
+/* Writes our Close frame and keeps the connection: lws 4.1, asked to close
+ * by a callback's -1, sends the Close and shuts TCP at once, and input the
+ * peer sent meanwhile turns into a reset that loses everything in flight.
+ * From here on frames in are dropped; the peer's Close ends the connection
+ * (on_peer_close), or EDGE_CLOSE_WAIT_S does. */
+static int send_close(struct ws_conn *c)
+{
+	unsigned char buf[LWS_PRE + 2 + WS_CLOSE_REASON_MAX];
+	unsigned char *p = buf + LWS_PRE;
+	const char *why = c->close_why ? c->close_why : "";
+	size_t n = strlen(why);
+	if (n > WS_CLOSE_REASON_MAX)
+		n = WS_CLOSE_REASON_MAX;
+	p[0] = (unsigned char)(c->close_code >> 8);
+	p[1] = (unsigned char)(c->close_code & 0xff);
+	memcpy(p + 2, why, n);
+	if (lws_write(c->wsi, p, n + 2, WS_WRITE_CLOSE) < 0)
+		return -1;
+	c->close_sent = true;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, EDGE_CLOSE_WAIT_S);
+	return 0;
 }
 
 void ws_send(struct ws_conn *c, struct outmsg *m)
@@ -331,10 +359,9 @@ static int on_established(struct edge *e, struct ws_conn *c, struct lws *wsi)
 				  ids_now_ms() / 1000, e->cfg.require_exp, &claims)
 		     : JWT_EMALFORMED;
 	if (rc != JWT_OK) {
-		static const char why[] = "unauthorized";
 		log_info("socket refused (4401): %s", tok ? jwt_strerror(rc) : "no token");
-		lws_close_reason(wsi, (enum lws_close_status)4401, (unsigned char *)why, sizeof(why) - 1);
-		return -1;
+		ws_close(c, 4401, "unauthorized"); /* not a device: nothing to undo at close */
+		return 0;
 	}
 	memcpy(c->user_id, claims.user_id, sizeof(c->user_id));
 	memcpy(c->username, claims.username, sizeof(c->username));
@@ -456,19 +483,20 @@ static int on_receive(struct edge *e, struct ws_conn *c, const void *in, size_t 
 {
 	c->last_rx = ids_mono_ms();
 	c->ping_sent = false;
+	if (c->close_code)
+		return 0; /* closing: read and dropped until the peer's Close */
 	if (lws_frame_is_binary(c->wsi)) {
-		static const char why[] = "binary frames are not accepted";
 		e->metrics.closes_abuse++;
-		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (unsigned char *)why, sizeof(why) - 1);
-		return -1;
+		ws_close(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary frames are not accepted");
+		return 0;
 	}
 	if (c->rx_len + len > e->cfg.max_frame) {
-		static const char why[] = "frame too large";
 		e->metrics.closes_abuse++;
 		log_info("socket %s (user %s): frame over %zu bytes, closing 1009", c->device_id, c->user_id,
 			 e->cfg.max_frame);
-		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why, sizeof(why) - 1);
-		return -1;
+		c->rx_len = 0;
+		ws_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
+		return 0;
 	}
 	bool whole = lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi);
 	if (whole && c->rx_len == 0) {
@@ -500,6 +528,8 @@ static int on_receive(struct edge *e, struct ws_conn *c, const void *in, size_t 
 
 static int on_writeable(struct ws_conn *c)
 {
+	if (c->close_sent)
+		return 0;
 	if (c->ping_due && !c->close_code) {
 		/* Not empty: lws 4.1 hands an empty pong to nobody (RECEIVE_PONG). */
 		static const char payload[] = "ringmq";
@@ -524,20 +554,21 @@ static int on_writeable(struct ws_conn *c)
 			return 0;
 		}
 	}
-	if (c->close_code) {
-		const char *why = c->close_why ? c->close_why : "";
-		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)why, strlen(why));
-		return -1;
-	}
+	if (c->close_code)
+		return send_close(c);
 	return 0;
 }
 
-/* The client's close frame. lws echoes its code (an invalid one as 1002)
- * but would echo a 1-byte payload as it is: RFC 6455 5.5.1 wants 0 or >= 2
- * bytes, so that one is a protocol error. */
+/* The client's close frame. When it answers ours, the connection ends
+ * here (-1: lws shuts TCP and waits for the peer's FIN, with nothing left
+ * unread). Otherwise lws echoes its code (an invalid one as 1002) but would
+ * echo a 1-byte payload as it is: RFC 6455 5.5.1 wants 0 or >= 2 bytes, so
+ * that one is a protocol error. */
 static int on_peer_close(struct ws_conn *c, const void *in, size_t len)
 {
 	static const char why[] = "malformed close frame";
+	if (c && c->edge && c->close_sent)
+		return -1;
 	if (len != 1 || !c || !c->wsi)
 		return 0;
 	lws_close_reason(c->wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)why, sizeof(why) - 1);

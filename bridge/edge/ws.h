@@ -54,9 +54,11 @@ struct ws_conn {
 	int64_t tokens_at;
 	int refused;
 	int64_t refused_since;
-	/* deferred close */
+	/* deferred close: close_code set, then our Close frame sent
+	 * (close_sent), then the peer's Close awaited (RFC 6455 7.1.1) */
 	int close_code;
 	const char *close_why;
+	bool close_sent;
 	char member_req[24];            /* pending membership request key */
 	/* waiting to be ready (edge's wait list, oldest first), and liveness */
 	struct ws_conn *wait_next, *wait_prev;
@@ -74,7 +76,10 @@ void ws_send(struct ws_conn *c, struct outmsg *m);
 void ws_send_json(struct ws_conn *c, json_t *j);
 /* The socket is subscribed: send connection.ack, start taking frames. */
 void ws_ready(struct ws_conn *c);
-/* Closes with code after what is queued; safe from any callback. */
+/* Closes with code after what is queued; safe from any callback. The Close
+ * frame goes out, then what the peer sends is read and dropped until its
+ * Close (or EDGE_CLOSE_WAIT_S), and only then is TCP closed: closing with
+ * unread input would reset the connection and lose what was sent. */
 void ws_close(struct ws_conn *c, int code, const char *why);
 /* The socket with that device id on this bridge, or NULL. */
 struct ws_conn *ws_by_device(struct edge *e, const char *device_id);
