@@ -2,7 +2,7 @@
  * the broker the security boundary for mobile apps (issue 4).
  *
  * Talks to: the broker through the callbacks below and the exported
- * mosquitto_* functions; acl.c for every allow/deny decision; sessions.c
+ * mosquitto_* functions; acl.c for every allow/deny decision; logins.c
  * for the live user connections; common/jwt.c and common/secret.c.
  *
  *   BASIC_AUTH  users: username = user id, password = HS256 JWT (jwt_verify:
@@ -43,7 +43,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "secret.h"
-#include "sessions.h"
+#include "logins.h"
 
 #define PLUGIN_NAME "ringmq_auth"
 #define PRESENCE_TOPIC "svc/presence/mqtt"
@@ -62,7 +62,7 @@ struct plugin_config {
 struct plugin {
 	mosquitto_plugin_id_t *id;
 	struct plugin_config cfg;
-	struct sessions *sessions;
+	struct logins *logins;
 };
 
 static int instances; /* one instance per broker: presence is per process */
@@ -198,7 +198,7 @@ static void presence_snapshot(const struct plugin *p)
 {
 	json_t *users = json_array();
 	if (users)
-		sessions_each_user(p->sessions, snapshot_add, users);
+		logins_each_user(p->logins, snapshot_add, users);
 	presence_send(users ? json_pack("{s:o}", "snapshot", users) : NULL);
 }
 
@@ -238,7 +238,7 @@ static int user_login(struct plugin *p, struct mosquitto *client, const char *us
 	if (p->cfg.bind_client_id && !acl_client_id_ok(username, client_id))
 		return refuse_login(client, username, "client id is not \"<user id>:<device>\"");
 
-	int went_online = sessions_add(p->sessions, client, username, claims.username, client_id);
+	int went_online = logins_add(p->logins, client, username, claims.username, client_id);
 	if (went_online < 0)
 		return MOSQ_ERR_NOMEM;
 	if (went_online)
@@ -289,7 +289,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	if (access == ACL_WRITE && kind == ACL_USER) {
 		/* The broker checks a will as a write, sent after the disconnect
 		 * event (or, on a session takeover, after the newer login). */
-		const struct session *se = sessions_find(p->sessions, ev->client);
+		const struct login *se = logins_find(p->logins, ev->client);
 		if (!se || se->superseded || strcmp(se->user_id, username) != 0)
 			access = ACL_WILL;
 	}
@@ -326,7 +326,7 @@ static int on_message(int event, void *event_data, void *userdata)
 	if (kind != ACL_USER)
 		return MOSQ_ERR_SUCCESS;
 
-	const struct session *se = sessions_find(p->sessions, ev->client);
+	const struct login *se = logins_find(p->logins, ev->client);
 	if (!se || !ev->topic || !is_own_outbox(ev->topic, se->user_id))
 		return MOSQ_ERR_ACL_DENIED; /* acl_allows let it through: cannot happen */
 
@@ -348,7 +348,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	struct plugin *p = userdata;
 	char user_id[IDS_MAX + 1];
 
-	if (sessions_remove(p->sessions, ev->client, user_id) == 1)
+	if (logins_remove(p->logins, ev->client, user_id) == 1)
 		presence_user(user_id, false);
 	return MOSQ_ERR_SUCCESS;
 }
@@ -385,7 +385,7 @@ static void plugin_free(struct plugin *p)
 		return;
 	for (size_t i = 0; i < N_CALLBACKS; i++)
 		mosquitto_callback_unregister(p->id, callbacks[i].event, callbacks[i].cb, NULL);
-	sessions_free(p->sessions);
+	logins_free(p->logins);
 	config_free(&p->cfg);
 	free(p);
 }
@@ -413,8 +413,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	if (!p)
 		return MOSQ_ERR_NOMEM;
 	p->id = identifier;
-	p->sessions = sessions_new();
-	if (!p->sessions) {
+	p->logins = logins_new();
+	if (!p->logins) {
 		rc = MOSQ_ERR_NOMEM;
 		goto fail;
 	}

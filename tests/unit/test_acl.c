@@ -1,11 +1,11 @@
 /* test_acl: the broker's allow/deny table (bridge/plugin/acl.c) and the
- * live-connection bookkeeping behind presence (bridge/plugin/sessions.c).
+ * live-connection bookkeeping behind presence (bridge/plugin/logins.c).
  * Every bypass form of issue 4 is a row below. */
 #include <stdlib.h>
 
 #include "acl.h"
 #include "check.h"
-#include "sessions.h"
+#include "logins.h"
 
 #define A "alice"
 #define SUB ACL_SUBSCRIBE
@@ -236,60 +236,60 @@ static void count_user(const char *user_id, void *arg)
 	(*(int *)arg)++;
 }
 
-static void test_sessions(void)
+static void test_logins(void)
 {
-	struct sessions *s = sessions_new();
+	struct logins *s = logins_new();
 	int a1, a2, b1, many[500];
 	char uid[IDS_MAX + 1] = "";
 
 	CHECK(s != NULL);
-	CHECK_EQ_INT(sessions_add(s, &a1, "alice", "Alice A.", "alice:phone"), 1); /* 0 -> 1: online */
-	CHECK_EQ_INT(sessions_add(s, &a2, "alice", "Alice A.", "alice:tablet"), 0);
-	CHECK_EQ_INT(sessions_add(s, &b1, "bob", NULL, "bob:phone"), 1);
-	CHECK_EQ_INT(sessions_users(s), 2);
-	CHECK_EQ_STR(sessions_find(s, &a1)->username, "Alice A.");
-	CHECK_EQ_STR(sessions_find(s, &b1)->username, "bob"); /* no name: the id */
-	CHECK(sessions_find(s, &uid) == NULL);
-	CHECK_EQ_INT(sessions_add(s, &a1, "bad/id", NULL, "x"), -1);
+	CHECK_EQ_INT(logins_add(s, &a1, "alice", "Alice A.", "alice:phone"), 1); /* 0 -> 1: online */
+	CHECK_EQ_INT(logins_add(s, &a2, "alice", "Alice A.", "alice:tablet"), 0);
+	CHECK_EQ_INT(logins_add(s, &b1, "bob", NULL, "bob:phone"), 1);
+	CHECK_EQ_INT(logins_users(s), 2);
+	CHECK_EQ_STR(logins_find(s, &a1)->username, "Alice A.");
+	CHECK_EQ_STR(logins_find(s, &b1)->username, "bob"); /* no name: the id */
+	CHECK(logins_find(s, &uid) == NULL);
+	CHECK_EQ_INT(logins_add(s, &a1, "bad/id", NULL, "x"), -1);
 
-	CHECK_EQ_INT(sessions_remove(s, &a1, uid), 0); /* alice still has the tablet */
-	CHECK_EQ_INT(sessions_remove(s, &a1, uid), 0); /* unknown now */
-	CHECK_EQ_INT(sessions_remove(s, &a2, uid), 1); /* 1 -> 0: offline */
+	CHECK_EQ_INT(logins_remove(s, &a1, uid), 0); /* alice still has the tablet */
+	CHECK_EQ_INT(logins_remove(s, &a1, uid), 0); /* unknown now */
+	CHECK_EQ_INT(logins_remove(s, &a2, uid), 1); /* 1 -> 0: offline */
 	CHECK_EQ_STR(uid, "alice");
-	CHECK_EQ_INT(sessions_users(s), 1);
+	CHECK_EQ_INT(logins_users(s), 1);
 
 	/* A takeover: a second login with the same client id supersedes the
 	 * first; the user stays online when the old connection goes. */
-	CHECK_EQ_INT(sessions_add(s, &a1, "alice", NULL, "alice:phone"), 1);
-	CHECK_EQ_INT(sessions_add(s, &a2, "alice", NULL, "alice:phone"), 0);
-	CHECK(sessions_find(s, &a1)->superseded);
-	CHECK(!sessions_find(s, &a2)->superseded);
-	CHECK_EQ_INT(sessions_remove(s, &a1, uid), 0);
-	CHECK(!sessions_find(s, &a2)->superseded);
+	CHECK_EQ_INT(logins_add(s, &a1, "alice", NULL, "alice:phone"), 1);
+	CHECK_EQ_INT(logins_add(s, &a2, "alice", NULL, "alice:phone"), 0);
+	CHECK(logins_find(s, &a1)->superseded);
+	CHECK(!logins_find(s, &a2)->superseded);
+	CHECK_EQ_INT(logins_remove(s, &a1, uid), 0);
+	CHECK(!logins_find(s, &a2)->superseded);
 
 	/* A reused pointer replaces its stale entry without double counting. */
-	CHECK_EQ_INT(sessions_add(s, &a2, "alice", NULL, "alice:phone"), 0);
-	CHECK_EQ_INT(sessions_remove(s, &a2, uid), 1);
+	CHECK_EQ_INT(logins_add(s, &a2, "alice", NULL, "alice:phone"), 0);
+	CHECK_EQ_INT(logins_remove(s, &a2, uid), 1);
 
 	/* Growth: many users, each counted once. */
 	char id[16];
 	for (int i = 0; i < 500; i++) {
 		snprintf(id, sizeof(id), "u%d", i);
-		CHECK_EQ_INT(sessions_add(s, &many[i], id, NULL, id), 1);
+		CHECK_EQ_INT(logins_add(s, &many[i], id, NULL, id), 1);
 	}
 	int n = 0;
-	sessions_each_user(s, count_user, &n);
+	logins_each_user(s, count_user, &n);
 	CHECK_EQ_INT(n, 501); /* bob too */
 	for (int i = 0; i < 500; i++)
-		CHECK_EQ_INT(sessions_remove(s, &many[i], uid), 1);
-	CHECK_EQ_INT(sessions_users(s), 1);
-	sessions_free(s);
-	sessions_free(NULL);
+		CHECK_EQ_INT(logins_remove(s, &many[i], uid), 1);
+	CHECK_EQ_INT(logins_users(s), 1);
+	logins_free(s);
+	logins_free(NULL);
 }
 
 int main(void)
 {
 	test_table();
-	test_sessions();
+	test_logins();
 	return check_done("test_acl");
 }

@@ -1,11 +1,11 @@
-/* sessions: the users' live MQTT connections the auth plugin knows of.
+/* logins: the users' live MQTT connections the auth plugin knows of.
  * One entry per connected user client (keyed by the broker's client pointer,
  * only ever compared, never dereferenced), holding the user id, the name from
  * the token and the client id; and per user a count of live connections,
  * whose 0->1 and 1->0 steps are the presence events of INTERNAL.md
  * "Presence". Pure data structure: no mosquitto calls, no I/O. */
-#ifndef RINGMQ_SESSIONS_H
-#define RINGMQ_SESSIONS_H
+#ifndef RINGMQ_LOGINS_H
+#define RINGMQ_LOGINS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,47 +13,47 @@
 #include "ids.h"
 #include "jwt.h"
 
-#define SESSIONS_CLIENT_ID_MAX 160 /* "<id>:<device>" is at most 129 */
+#define LOGINS_CLIENT_ID_MAX 160 /* "<id>:<device>" is at most 129 */
 
-struct session {
+struct login {
 	const void *client;                        /* the broker's struct mosquitto * */
 	char user_id[IDS_MAX + 1];
 	char username[JWT_USERNAME_MAX + 1];       /* the token's name */
-	char client_id[SESSIONS_CLIENT_ID_MAX + 1];
+	char client_id[LOGINS_CLIENT_ID_MAX + 1];
 	bool superseded; /* a newer login took this client id: the old connection is on its way out */
-	struct session *next;
+	struct login *next;
 };
 
-struct sessions;
+struct logins;
 
-struct sessions *sessions_new(void);
+struct logins *logins_new(void);
 /* NULL-safe. Frees every entry. */
-void sessions_free(struct sessions *s);
+void logins_free(struct logins *s);
 
 /* Records a user's new connection. Strings are copied (client_id cut at
- * SESSIONS_CLIENT_ID_MAX). A live entry of another client with the same
+ * LOGINS_CLIENT_ID_MAX). A live entry of another client with the same
  * client id is marked superseded. An entry already held for `client` (a
  * disconnect we missed) is refreshed when it is the same user's, else
  * dropped without a presence event.
  * Returns 1 when the user went from 0 to 1 live connections, 0 when it
  * already had some, -1 when out of memory or user_id breaks the id rule
  * (nothing added). */
-int sessions_add(struct sessions *s, const void *client, const char *user_id, const char *username,
+int logins_add(struct logins *s, const void *client, const char *user_id, const char *username,
 		 const char *client_id);
 
 /* Forgets `client`. Returns 1 when its user went from 1 to 0 live
  * connections (user_id_out, IDS_MAX + 1 bytes, names the user), 0 when the
  * user still has others or `client` was unknown. user_id_out may be NULL. */
-int sessions_remove(struct sessions *s, const void *client, char *user_id_out);
+int logins_remove(struct logins *s, const void *client, char *user_id_out);
 
 /* The entry of `client`, or NULL. Borrowed: valid until the next add/remove. */
-const struct session *sessions_find(const struct sessions *s, const void *client);
+const struct login *logins_find(const struct logins *s, const void *client);
 
 /* Number of users with at least one live connection. */
-size_t sessions_users(const struct sessions *s);
+size_t logins_users(const struct logins *s);
 
 /* Calls fn(user_id, arg) once per user with a live connection. fn must not
  * add or remove. */
-void sessions_each_user(const struct sessions *s, void (*fn)(const char *user_id, void *arg), void *arg);
+void logins_each_user(const struct logins *s, void (*fn)(const char *user_id, void *arg), void *arg);
 
 #endif

@@ -1,9 +1,9 @@
-/* sessions: three chained hash tables over two kinds of node.
- *   by client pointer -> struct session (next)
- *   by client id      -> struct session (next_cid)
+/* logins: three chained hash tables over two kinds of node.
+ *   by client pointer -> struct login (next)
+ *   by client id      -> struct login (next_cid)
  *   by user id        -> struct user_count
  * Each table doubles its buckets when it holds more entries than buckets. */
-#include "sessions.h"
+#include "logins.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #define SESSIONS_MIN_BUCKETS 64
 
 struct node {
-	struct session s;
+	struct login s;
 	struct node *next_cid;
 };
 
@@ -27,7 +27,7 @@ struct table {
 	size_t nb, count;
 };
 
-struct sessions {
+struct logins {
 	struct table by_client, by_cid, users;
 };
 
@@ -114,9 +114,9 @@ static void table_unlink(struct table *t, void *n, next_fn nx, hash_fn hf)
 	}
 }
 
-struct sessions *sessions_new(void)
+struct logins *logins_new(void)
 {
-	struct sessions *s = calloc(1, sizeof(*s));
+	struct logins *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	if (table_init(&s->by_client) || table_init(&s->by_cid) || table_init(&s->users)) {
@@ -129,7 +129,7 @@ struct sessions *sessions_new(void)
 	return s;
 }
 
-void sessions_free(struct sessions *s)
+void logins_free(struct logins *s)
 {
 	if (!s)
 		return;
@@ -155,7 +155,7 @@ void sessions_free(struct sessions *s)
 	free(s);
 }
 
-static struct node *find_client(const struct sessions *s, const void *client)
+static struct node *find_client(const struct logins *s, const void *client)
 {
 	struct node *n = s->by_client.b[hash_ptr(client) & (s->by_client.nb - 1)];
 	while (n && n->s.client != client)
@@ -163,7 +163,7 @@ static struct node *find_client(const struct sessions *s, const void *client)
 	return n;
 }
 
-static struct user_count *find_user(const struct sessions *s, const char *user_id)
+static struct user_count *find_user(const struct logins *s, const char *user_id)
 {
 	struct user_count *u = s->users.b[hash_str(user_id) & (s->users.nb - 1)];
 	while (u && strcmp(u->user_id, user_id))
@@ -179,7 +179,7 @@ static void copy_cut(char *dst, size_t cap, const char *src)
 }
 
 /* Marks every indexed entry holding n's client id (n not yet indexed). */
-static void supersede_others(struct sessions *s, const struct node *n)
+static void supersede_others(struct logins *s, const struct node *n)
 {
 	size_t k = hash_str(n->s.client_id) & (s->by_cid.nb - 1);
 	for (struct node *o = s->by_cid.b[k]; o; o = o->next_cid)
@@ -187,7 +187,7 @@ static void supersede_others(struct sessions *s, const struct node *n)
 			o->s.superseded = true;
 }
 
-int sessions_add(struct sessions *s, const void *client, const char *user_id, const char *username,
+int logins_add(struct logins *s, const void *client, const char *user_id, const char *username,
 		 const char *client_id)
 {
 	if (!ids_valid(user_id ? user_id : ""))
@@ -203,7 +203,7 @@ int sessions_add(struct sessions *s, const void *client, const char *user_id, co
 		table_insert(&s->by_cid, n, next_cid, key_cid);
 		return 0;
 	}
-	sessions_remove(s, client, NULL); /* another user's stale entry */
+	logins_remove(s, client, NULL); /* another user's stale entry */
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -1;
@@ -229,7 +229,7 @@ int sessions_add(struct sessions *s, const void *client, const char *user_id, co
 	return u->n++ == 0 ? 1 : 0;
 }
 
-int sessions_remove(struct sessions *s, const void *client, char *user_id_out)
+int logins_remove(struct logins *s, const void *client, char *user_id_out)
 {
 	struct node *n = find_client(s, client);
 	if (!n)
@@ -249,18 +249,18 @@ int sessions_remove(struct sessions *s, const void *client, char *user_id_out)
 	return went_offline;
 }
 
-const struct session *sessions_find(const struct sessions *s, const void *client)
+const struct login *logins_find(const struct logins *s, const void *client)
 {
 	struct node *n = find_client(s, client);
 	return n ? &n->s : NULL;
 }
 
-size_t sessions_users(const struct sessions *s)
+size_t logins_users(const struct logins *s)
 {
 	return s->users.count;
 }
 
-void sessions_each_user(const struct sessions *s, void (*fn)(const char *user_id, void *arg), void *arg)
+void logins_each_user(const struct logins *s, void (*fn)(const char *user_id, void *arg), void *arg)
 {
 	for (size_t i = 0; i < s->users.nb; i++)
 		for (struct user_count *u = s->users.b[i]; u; u = u->next)
