@@ -1,4 +1,5 @@
-# The common floor: JWT verification, frame decoding/encoding, ids, hmap.
+# The common floor: JWT verification, frame decoding/encoding, ids, hmap, topics.
 ringmq_unit(test_jwt ringmq_common)
 ringmq_unit(test_frames ringmq_common)
 ringmq_unit(test_ids ringmq_common)
+ringmq_unit(test_topics ringmq_common)
