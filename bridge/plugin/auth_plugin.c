@@ -42,12 +42,11 @@
 #include "acl.h"
 #include "jwt.h"
 #include "log.h"
-#include "secret.h"
 #include "logins.h"
+#include "secret.h"
+#include "topics.h"
 
 #define PLUGIN_NAME "ringmq_auth"
-#define PRESENCE_TOPIC "svc/presence/mqtt"
-#define HELLO_TOPIC "svc/rules/hello"
 #define LOG_FIELD_MAX 80 /* longest client-supplied string written to the log */
 
 /* What mosquitto.conf (or the environment) configures; swapped whole on reload. */
@@ -177,8 +176,10 @@ out:
 /* Queues a JSON object on the presence topic (QoS 1, not retained). */
 static void presence_send(json_t *obj)
 {
+	char topic[TOPICS_MAX];
 	char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-	if (!text || mosquitto_broker_publish_copy(NULL, PRESENCE_TOPIC, (int)strlen(text), text, 1, false, NULL))
+	if (!text || topics_build(TOPICS_PRESENCE, TOPICS_PRESENCE_MQTT, topic, sizeof(topic)) ||
+	    mosquitto_broker_publish_copy(NULL, topic, (int)strlen(text), text, 1, false, NULL))
 		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": %s: could not publish presence", __func__);
 	free(text);
 	json_decref(obj);
@@ -305,11 +306,11 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_ACL_DENIED;
 }
 
-/* True when topic is exactly "users/<user_id>/outbox". */
+/* True when topic is exactly the outbox of user_id. */
 static bool is_own_outbox(const char *topic, const char *user_id)
 {
-	size_t n = strlen(user_id);
-	return !strncmp(topic, "users/", 6) && !strncmp(topic + 6, user_id, n) && !strcmp(topic + 6 + n, "/outbox");
+	char id[IDS_MAX + 1];
+	return topics_parse(topic, id) == TOPICS_USER_OUTBOX && !strcmp(id, user_id);
 }
 
 static int on_message(int event, void *event_data, void *userdata)
@@ -319,7 +320,7 @@ static int on_message(int event, void *event_data, void *userdata)
 	const char *username = mosquitto_client_username(ev->client);
 	enum acl_kind kind = acl_kind_of(username);
 
-	if (kind == ACL_RULES && ev->topic && !strcmp(ev->topic, HELLO_TOPIC)) {
+	if (kind == ACL_RULES && topics_parse(ev->topic, NULL) == TOPICS_HELLO) {
 		presence_snapshot(p);
 		return MOSQ_ERR_SUCCESS;
 	}
