@@ -1,0 +1,215 @@
+/*
+ * ringmq demo: login (the token in sessionStorage), the hash router and its
+ * pages (#/feed, #/profile, #/marketplace, #/chat/<conversation_id>), the
+ * socket status dots, the chat log, notifications and the call history.
+ * The notification socket is opened once at login and kept across route
+ * changes; the chat route opens its conversation's chat socket.
+ */
+import { parseToken } from './ringmq.js';
+import { $, ACTIVE, DEFAULT_CONVERSATION, R, text, toast, validId } from './demo-shared.js';
+
+export const TOKEN_KEY = 'ringmq.token';
+const CHAT_MAX = 200;           /* chat lines kept on screen */
+const PAGES = ['feed', 'profile', 'marketplace', 'chat'];
+const PEERS = { alice: 'bob', bob: 'alice' };
+
+/** @type {import('./ringmq.js').RingmqClient} */
+let client = null;
+let hangup = () => {};
+
+/**
+ * Wires the pages to a client.
+ * @param {import('./ringmq.js').RingmqClient} c
+ * @param {{hangup?: () => void}} [hooks] hangup: ends the call going on (at logout)
+ */
+export function initPages(c, hooks = {}) {
+  client = c;
+  if (hooks.hangup) hangup = hooks.hangup;
+
+  client.on('status', (d) => {
+    const el = d.socket === 'chat' ? $('chat-status') : $('notif-status');
+    if (d.socket === 'chat' && d.target !== client.chat) return;   /* a chat socket we left */
+    el.dataset.state = d.state;
+    el.title = d.target.name + ': ' + d.state;
+  });
+  client.on('open', (d) => {
+    if (d.socket === 'notifications') {
+      R.deviceId = d.deviceId;
+      R.features = d.features;
+      R.notifConnects++;
+      R.notifSocket = d.target;
+      text($('profile-device'), d.deviceId);
+    } else if (d.target === client.chat) {
+      R.chatDeviceId = d.deviceId;
+    }
+  });
+  client.on('close', (d) => {
+    if (d.code === 4401) logout('The server refused the token (4401). Log in again.');
+    else if (d.code === 4403) toast('Not a member of this conversation (4403).', 'bad');
+  });
+  client.on('chat', (d) => { showChat(d.frame, d.mine); });
+  client.on('notification', (d) => { showNotification(d.frame); });
+
+  $('login-btn').onclick = () => { login($('token-input').value.trim(), true); };
+  $('logout').onclick = () => { logout(''); };
+  $('refresh-calls').onclick = loadHistory;
+  $('chat-form').onsubmit = (ev) => {
+    ev.preventDefault();
+    const msg = $('chat-input').value.trim();
+    if (!msg || !client.chat) return;
+    if (client.sendChat(msg)) $('chat-input').value = '';
+    else toast('Chat is not connected yet.', 'bad');
+  };
+  window.addEventListener('hashchange', route);
+}
+
+/* ---------- login ---------- */
+
+/* A ?token= in the URL (a login link), taken out of the URL. */
+export function tokenFromUrl() {
+  const q = new URLSearchParams(location.search);
+  const t = q.get('token');
+  if (!t) return null;
+  q.delete('token');
+  const rest = q.toString();
+  history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+  return t.trim();
+}
+
+export function savedToken() { return sessionStorage.getItem(TOKEN_KEY); }
+
+export function login(token, remember) {
+  let c;
+  try { c = parseToken(token); } catch (e) {
+    text($('login-error'), 'That is not a token: ' + e.message);
+    return false;
+  }
+  if (c.userId == null) { text($('login-error'), 'The token names no user (sub / user_id).'); return false; }
+  if (c.exp && c.exp * 1000 < Date.now()) { text($('login-error'), 'That token has expired.'); return false; }
+  R.token = token;
+  R.userId = c.userId;
+  R.username = c.username;
+  R.tokenExp = c.exp ? new Date(c.exp * 1000).toISOString() : 'never';
+  if (remember) sessionStorage.setItem(TOKEN_KEY, token);
+  text($('login-error'), '');
+  text($('whoami'), R.username + ' (' + R.userId + ')');
+  if (!$('receiver-id').value) $('receiver-id').value = PEERS[R.userId] || '';
+  $('nav').hidden = $('callbar').hidden = $('me').hidden = false;
+  $('login').hidden = true;
+  client.setToken(token);
+  R.notifSocket = client.notifications;
+  client.connect();
+  route();
+  return true;
+}
+
+export function logout(why) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  if (ACTIVE[R.state]) hangup();
+  client.close();
+  R.chatSocket = null;
+  R.chatDeviceId = null;
+  R.token = R.userId = null;
+  $('nav').hidden = $('callbar').hidden = $('me').hidden = true;
+  hidePages();
+  $('login').hidden = false;
+  document.body.dataset.page = 'login';
+  text($('login-error'), why || '');
+}
+
+/* ---------- pages ---------- */
+
+function hidePages() {
+  PAGES.forEach((p) => { $('page-' + p).hidden = true; });
+}
+
+export function route() {
+  if (!R.token) return;
+  const h = location.hash.replace(/^#\/?/, '').split('/');
+  let page = h[0] || 'feed';
+  if (PAGES.indexOf(page) < 0) page = 'feed';
+  hidePages();
+  $('page-' + page).hidden = false;
+  document.body.dataset.page = page;
+  PAGES.forEach((p) => { $('nav-' + p).classList.toggle('active', p === page); });
+  if (page === 'chat') {
+    let cid = decodeURIComponent(h[1] || '') || $('conversation-id').value.trim() || DEFAULT_CONVERSATION;
+    if (!validId(cid)) cid = DEFAULT_CONVERSATION;
+    $('conversation-id').value = cid;
+    $('nav-chat').setAttribute('href', '#/chat/' + cid);
+    text($('chat-title'), cid);
+    if (client.joinChat(cid)) {   /* a new room: a new log */
+      text($('chat-log'), '');
+      R.chatDeviceId = null;
+    }
+    R.chatSocket = client.chat;
+  } else {
+    client.leaveChat();
+    R.chatSocket = null;
+    R.chatDeviceId = null;
+  }
+  if (page === 'profile') showProfile();
+}
+
+function showProfile() {
+  text($('profile-id'), R.userId);
+  text($('profile-name'), R.username);
+  text($('profile-exp'), R.tokenExp);
+  text($('profile-device'), R.deviceId || '(not connected)');
+  loadHistory();
+}
+
+let historyTimer = null;
+
+/* A call just ended: refresh the history if it is on screen. */
+export function refreshHistorySoon() {
+  if (document.body.dataset.page !== 'profile' || historyTimer) return;
+  historyTimer = setTimeout(() => { historyTimer = null; loadHistory(); }, 500);
+}
+
+async function loadHistory() {
+  const list = $('call-history');
+  let r;
+  try { r = await client.history({ limit: 10 }); } catch (e) { text(list, ''); return; }
+  text(list, '');
+  const calls = (r.data && r.data.calls) || [];
+  if (!calls.length) {
+    const li0 = document.createElement('li');
+    li0.className = 'muted';
+    text(li0, r.status === 200 ? 'no calls yet' : 'history unavailable (' + r.status + ')');
+    list.appendChild(li0);
+    return;
+  }
+  calls.forEach((c) => {
+    const li = document.createElement('li');
+    const out = c.caller_id === R.userId;
+    text(li, (out ? '→ ' + c.receiver_id : '← ' + c.caller_id) + ' · ' + c.call_type + ' · ' +
+      (c.end_reason || c.status) + ' · ' + (c.created_at || '').replace('T', ' ').replace(/\.\d+Z$/, 'Z'));
+    list.appendChild(li);
+  });
+}
+
+/* ---------- chat and notifications ---------- */
+
+function showChat(f, mine) {
+  const li = document.createElement('li');
+  if (mine) li.className = 'mine';
+  const who = document.createElement('b');
+  text(who, (f.sender_username || f.sender_id || '?') + ': ');
+  li.appendChild(who);
+  li.appendChild(document.createTextNode(f.message != null ? f.message : (f.text != null ? f.text : f.content)));
+  const log = $('chat-log');
+  log.appendChild(li);
+  while (log.children.length > CHAT_MAX) log.removeChild(log.firstChild);
+  log.scrollTop = log.scrollHeight;
+}
+
+function showNotification(f) {
+  const list = $('notifications');
+  if (list.querySelector('.muted')) text(list, '');
+  const li = document.createElement('li');
+  const p = f.payload;
+  text(li, (p && (p.title || p.text || p.message)) || JSON.stringify(p));
+  list.insertBefore(li, list.firstChild);
+  toast('Notification: ' + li.textContent);
+}

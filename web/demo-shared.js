@@ -1,0 +1,66 @@
+/*
+ * ringmq demo: what the demo's modules share. The page's state object
+ * window.ringmq (for tests and the curious: the call state machine's state,
+ * callId, role, pc, endReason, deviceId, the last frames and errors ...),
+ * DOM helpers and a few constants. No logic of its own.
+ */
+
+export const DEFAULT_CONVERSATION = 'demo';
+export const ERRORS_MAX = 100;     /* error frames and local failures kept in R.errors */
+export const FRAMES_MAX = 200;     /* frames kept in R.frames */
+
+/* The call states in which a call is going on. */
+export const ACTIVE = { calling: 1, incoming: 1, connecting: 1, connected: 1 };
+
+/* Everything a test or a curious person may want to look at. */
+export const R = /** @type {any} */ (window).ringmq = {
+  state: 'idle',        /* idle | calling | incoming | connecting | connected | ended */
+  callId: null,
+  role: null,           /* caller | receiver */
+  call: null,           /* {call_id, caller_id, caller_username, receiver_id, call_type, conversation_id} */
+  endReason: null,      /* hangup | declined | cancelled | missed | busy | answered_elsewhere | failed | error */
+  endedBy: null,
+  pc: null,
+  pcState: null,        /* the peer connection's connectionState */
+  lastPc: null,         /* the peer connection of the last call, closed */
+  answered: false,      /* the receiver pressed accept */
+  localStream: null,
+  remoteStream: null,
+  userId: null,
+  username: null,
+  token: null,
+  tokenExp: null,
+  deviceId: null,       /* notification socket's device_id */
+  chatDeviceId: null,   /* chat socket's device_id */
+  features: [],
+  notifSocket: null,    /* the RingmqSocket of the notification socket (.ws is its WebSocket) */
+  chatSocket: null,
+  notifConnects: 0,     /* how many times the notification socket was (re)opened */
+  states: [],           /* every state this tab went through, in order */
+  frames: [],           /* last frames received (bounded) */
+  errors: [],           /* error frames and local failures (bounded) */
+  client: null,         /* the RingmqClient (ringmq.js) */
+  inboundBytes: null,   /* () => Promise<number>, set by demo-calls.js */
+  api: null             /* {startCall, accept, decline, hangup, route} */
+};
+
+/** @param {string} id @returns {any} */
+export const $ = (id) => document.getElementById(id);
+
+/** Appends to a list, keeping its last `max` items. */
+export function push(list, item, max) {
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
+export function text(el, s) { el.textContent = s == null ? '' : String(s); }
+
+export function toast(msg, kind) {
+  const t = document.createElement('div');
+  t.className = 'toast ' + (kind || '');
+  text(t, msg);
+  $('toasts').appendChild(t);
+  setTimeout(() => { t.remove(); }, 6000);
+}
+
+export function validId(s) { return /^[A-Za-z0-9_-]{1,64}$/.test(s); }
