@@ -23,7 +23,8 @@ int calls_state_parse(const char *name)
 	return -1;
 }
 
-bool calls_state_live(enum calls_state s)
+/* Ringing and accepted: the states in which signaling flows. */
+static bool state_live(enum calls_state s)
 {
 	return s == CALLS_RINGING || s == CALLS_ACCEPTED;
 }
@@ -77,7 +78,7 @@ int calls_decide(const struct calls_call *call, const char *sender_id, enum fram
 	if (t == FRAMES_T_CALL_ANSWER && out->role != CALLS_RECEIVER)
 		return refuse(out, FRAMES_FORBIDDEN, "only the receiver answers a call");
 
-	if (!calls_state_live(call->state))
+	if (!state_live(call->state))
 		return refuse(out, FRAMES_INVALID_STATE, "the call has ended");
 
 	switch (t) {

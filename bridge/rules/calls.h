@@ -92,8 +92,6 @@ struct calls_decision {
 const char *calls_state_name(enum calls_state s);
 /* The inverse; -1 for an unknown name. */
 int calls_state_parse(const char *name);
-/* True for ringing and accepted: the states in which signaling flows. */
-bool calls_state_live(enum calls_state s);
 /* "hangup", "declined", "cancelled", "missed" for an end state; NULL otherwise. */
 const char *calls_end_reason(enum calls_state s);
 

@@ -169,12 +169,14 @@ static int op_initiate(struct req *r)
 	return answer(r, 201, body);
 }
 
-void requests_cursor(const struct calls_call *c, char out[REQUESTS_CURSOR_MAX])
+/* "<created_at_ms>_<call_id>": the history cursor of call c. */
+static void cursor_make(const struct calls_call *c, char out[REQUESTS_CURSOR_MAX])
 {
 	snprintf(out, REQUESTS_CURSOR_MAX, "%" PRId64 "_%s", c->created_at, c->id);
 }
 
-int requests_cursor_parse(const char *s, int64_t *ms, char id[IDS_UUID_LEN + 1])
+/* Parses a cursor; 0 and the two parts, or -1 when it is not one. */
+static int cursor_parse(const char *s, int64_t *ms, char id[IDS_UUID_LEN + 1])
 {
 	const char *sep = s ? strchr(s, '_') : NULL;
 	if (!sep || sep == s || sep - s > 19 || !ids_is_uuid(sep + 1))
@@ -230,7 +232,7 @@ static int op_calls_list(struct req *r)
 		return bad_request(r, "limit must be a positive integer");
 	const json_t *before = json_object_get(r->in, "before");
 	if (before && !json_is_null(before)) {
-		if (requests_cursor_parse(json_string_value(before), &before_ms, before_id) < 0)
+		if (cursor_parse(json_string_value(before), &before_ms, before_id) < 0)
 			return bad_request(r, "before must be a next_before value");
 		have_before = true;
 	}
@@ -248,7 +250,7 @@ static int op_calls_list(struct req *r)
 	if (n > (size_t)limit) {
 		char cur[REQUESTS_CURSOR_MAX];
 		n = (size_t)limit;
-		requests_cursor(&calls[n - 1], cur);
+		cursor_make(&calls[n - 1], cur);
 		json_decref(next);
 		next = json_string(cur);
 	}

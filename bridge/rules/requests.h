@@ -38,11 +38,9 @@ struct requests_cfg {
 int requests_handle(struct store *st, const struct requests_cfg *cfg, const char *payload, size_t len,
 		    int64_t now_ms, int *status, json_t **body, struct router_out *extra);
 
-/* "<created_at_ms>_<call_id>": the opaque history cursor of a call. out
- * holds REQUESTS_CURSOR_MAX bytes. */
+/* calls.list pages with an opaque cursor: next_before in an answer,
+ * before in the next request ("<created_at_ms>_<call_id>" of the last call
+ * on the page), shorter than REQUESTS_CURSOR_MAX. */
 #define REQUESTS_CURSOR_MAX 64
-void requests_cursor(const struct calls_call *c, char out[REQUESTS_CURSOR_MAX]);
-/* Parses a cursor; 0 and the two parts, or -1 when it is not one. */
-int requests_cursor_parse(const char *s, int64_t *ms, char id[IDS_UUID_LEN + 1]);
 
 #endif

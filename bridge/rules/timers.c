@@ -8,17 +8,6 @@
 #include "log.h"
 #include "msgid.h"
 
-int timers_wait_ms(struct store *st, int64_t now_ms, int cap_ms)
-{
-	int64_t deadline;
-	if (store_next_deadline(st, &deadline) != 1)
-		return cap_ms;
-	int64_t wait = deadline - now_ms;
-	if (wait < 0)
-		return 0;
-	return wait < cap_ms ? (int)wait : cap_ms;
-}
-
 int timers_expire_one(struct store *st, int64_t now_ms, struct router_out *out)
 {
 	struct calls_call call;
@@ -56,18 +45,6 @@ static int watch_next(struct store *st, const struct calls_limits *lim, int64_t 
 		}
 	}
 	return *at != 0;
-}
-
-int timers_watch_wait_ms(struct store *st, const struct calls_limits *lim, int64_t now_ms, int cap_ms)
-{
-	int64_t at;
-	struct calls_call c;
-	if (watch_next(st, lim, &at, &c) != 1)
-		return cap_ms;
-	int64_t wait = at - now_ms;
-	if (wait < 0)
-		return 0;
-	return wait < cap_ms ? (int)wait : cap_ms;
 }
 
 int timers_watch_one(struct store *st, const struct calls_limits *lim, int64_t now_ms, struct router_out *out)

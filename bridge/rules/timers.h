@@ -20,19 +20,11 @@
 #include "router.h"
 #include "store.h"
 
-/* Milliseconds the loop may wait before the next ring deadline, clamped to
- * 0..cap_ms (cap_ms when nothing rings or the store fails). */
-int timers_wait_ms(struct store *st, int64_t now_ms, int cap_ms);
-
 /* Ends the earliest overdue ringing call as missed (stored) and appends
  * its call.end to both parties to out. Returns 1 when a call was ended, 0
  * when none is overdue, -1 on a store failure (logged). Call it until it
  * returns 0, publishing out each time. */
 int timers_expire_one(struct store *st, int64_t now_ms, struct router_out *out);
-
-/* Milliseconds the loop may wait before the watch deadline of an
- * accepted call (calls_watch_deadline under lim), clamped to 0..cap_ms. */
-int timers_watch_wait_ms(struct store *st, const struct calls_limits *lim, int64_t now_ms, int cap_ms);
 
 /* Ends the accepted call whose watch deadline came first, when it is due
  * at now_ms: stored as ended (hangup), logged with the call, the users and

@@ -2,6 +2,7 @@
  * statuses and bodies, initiate's checks in order (400, 404, 403, 409 busy,
  * 409 glare with the ringing call's id), call.incoming with the ring time
  * as message expiry, history paging and its cursor. */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,23 +268,38 @@ static void test_history(void)
 	expect(404, "not_found", "{\"op\":\"calls.get\",\"user_id\":\"q\",\"call_id\":\"00000000-0000-4000-8000-000000000000\"}");
 }
 
+/* The cursor through calls.list: next_before is "<created_at_ms>_<call_id>"
+ * of the last call on the page and, sent back as before, pages past that
+ * call; a cursor without its time or with one too long is refused. */
 static void test_cursor(void)
 {
-	struct calls_call c;
-	memset(&c, 0, sizeof(c));
-	c.created_at = 1795000000123;
-	strcpy(c.id, "00000000-0000-4000-8000-000000000042");
-	char cur[REQUESTS_CURSOR_MAX];
-	requests_cursor(&c, cur);
-	CHECK_EQ_STR(cur, "1795000000123_00000000-0000-4000-8000-000000000042");
-	int64_t ms;
-	char id[IDS_UUID_LEN + 1];
-	CHECK_EQ_INT(requests_cursor_parse(cur, &ms, id), 0);
-	CHECK_EQ_INT(ms, c.created_at);
-	CHECK_EQ_STR(id, c.id);
-	CHECK_EQ_INT(requests_cursor_parse("_00000000-0000-4000-8000-000000000042", &ms, id), -1);
-	CHECK_EQ_INT(requests_cursor_parse("99999999999999999999_00000000-0000-4000-8000-000000000042", &ms, id), -1);
-	CHECK_EQ_INT(requests_cursor_parse(NULL, &ms, id), -1);
+	expect(201, NULL, "{\"op\":\"conversation.put\",\"conversation_id\":\"k\",\"members\":[\"u\",\"v\"]}");
+	char ids[2][IDS_UUID_LEN + 1];
+	int64_t created[2];
+	json_t *body;
+	struct router_out extra;
+	for (int i = 0; i < 2; i++) {
+		now += 1000;
+		created[i] = now;
+		CHECK_EQ_INT(ask(&body, &extra, INIT, "u", "U", "v", "voice", "k"), 201);
+		snprintf(ids[i], sizeof(ids[i]), "%s", s(body, "call_id"));
+		json_decref(body);
+		router_out_clear(&extra);
+		end_call(ids[i]);
+	}
+	char want[REQUESTS_CURSOR_MAX];
+	snprintf(want, sizeof(want), "%" PRId64 "_%s", created[1], ids[1]);
+	CHECK_EQ_INT(ask(&body, &extra, "{\"op\":\"calls.list\",\"user_id\":\"u\",\"limit\":1}"), 200);
+	CHECK_EQ_STR(s(body, "next_before"), want);
+	json_decref(body);
+	CHECK_EQ_INT(ask(&body, &extra, "{\"op\":\"calls.list\",\"user_id\":\"u\",\"limit\":1,\"before\":\"%s\"}", want),
+		     200);
+	CHECK_EQ_INT(json_array_size(json_object_get(body, "calls")), 1);
+	CHECK_EQ_STR(s(json_array_get(json_object_get(body, "calls"), 0), "call_id"), ids[0]);
+	json_decref(body);
+	expect(400, "bad_request", "{\"op\":\"calls.list\",\"user_id\":\"u\",\"before\":\"_%s\"}", ids[1]);
+	expect(400, "bad_request", "{\"op\":\"calls.list\",\"user_id\":\"u\",\"before\":\"99999999999999999999_%s\"}",
+	       ids[1]);
 }
 
 int main(void)

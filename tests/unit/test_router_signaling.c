@@ -189,9 +189,6 @@ static void test_timeouts(void)
 	struct router_out out;
 	router_out_init(&out);
 	new_call(a);
-	CHECK_EQ_INT(timers_wait_ms(st, now, 1000), 1000);
-	CHECK_EQ_INT(timers_wait_ms(st, now + 44500, 1000), 500);
-	CHECK_EQ_INT(timers_wait_ms(st, now + 50000, 1000), 0);
 	CHECK_EQ_INT(timers_expire_one(st, now + 44999, &out), 0);
 	CHECK_EQ_INT(timers_expire_one(st, now + 45000, &out), 1);
 	CHECK_EQ_INT(out.n, 2);
@@ -200,7 +197,6 @@ static void test_timeouts(void)
 	router_out_clear(&out);
 	CHECK_EQ_INT(timers_expire_one(st, now + 46000, &out), 0); /* once */
 	CHECK_EQ_INT(state_of(a), CALLS_MISSED);
-	CHECK_EQ_INT(timers_wait_ms(st, now, 1000), 1000);
 
 	/* A late answer to a missed call is refused. */
 	snprintf(buf, sizeof(buf), "{\"type\":\"call.answer\",\"call_id\":\"%s\",\"answer\":\"x\"}", a);
@@ -241,7 +237,6 @@ static void test_watch(void)
 	router_out_init(&out);
 	presence("b-1", "{\"user_id\":\"bob\",\"online\":true}", now);
 	new_call(a);
-	CHECK_EQ_INT(timers_watch_wait_ms(st, &lim, now, 1000), 1000); /* ringing: not watched */
 	snprintf(buf, sizeof(buf), "{\"type\":\"call.answer\",\"call_id\":\"%s\",\"answer\":\"x\"}", a);
 	send_frame(&out, "bob", NULL, "tab", NULL, buf);
 	router_out_clear(&out);
@@ -252,7 +247,6 @@ static void test_watch(void)
 	CHECK_EQ_INT(store_call_get(st, a, &c), STORE_OK);
 	CHECK_EQ_INT(c.caller_absent_since, now);
 	CHECK_EQ_INT(c.receiver_absent_since, 0);
-	CHECK_EQ_INT(timers_watch_wait_ms(st, &lim, now, 100000), 30000);
 	CHECK_EQ_INT(timers_watch_one(st, &lim, now + 29999, &out), 0);
 	/* Her phone connects: the call is kept past the grace. */
 	presence("mqtt", "{\"user_id\":\"alice\",\"online\":true}", now + 1000);
@@ -261,7 +255,6 @@ static void test_watch(void)
 
 	/* bob's bridge dies (its will: an empty snapshot): bob absent from then. */
 	presence("b-1", "{\"snapshot\":[]}", now + 40000);
-	CHECK_EQ_INT(timers_watch_wait_ms(st, &lim, now + 40000, 100000), 30000);
 	CHECK_EQ_INT(timers_watch_one(st, &lim, now + 69999, &out), 0);
 	CHECK_EQ_INT(timers_watch_one(st, &lim, now + 70000, &out), 1);
 	CHECK_EQ_INT(out.n, 2);
@@ -299,7 +292,6 @@ static void test_watch(void)
 		   "{\"type\":\"call.answer\",\"call_id\":\"%s\",\"answer\":\"x\"}", a), buf));
 	router_out_clear(&out);
 	presence("mqtt", "{\"snapshot\":[]}", now);
-	CHECK_EQ_INT(timers_watch_wait_ms(st, &off, now, 1000), 1000);
 	CHECK_EQ_INT(timers_watch_one(st, &off, now + 100000000, &out), 0);
 	CHECK_EQ_INT(state_of(a), CALLS_ACCEPTED);
 }
