@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/rand.h>
 
@@ -20,9 +22,11 @@ struct mqtt_link {
 	bool persistent;
 	uint32_t session_expiry_s;
 	bool up;            /* CONNACK accepted, not lost since */
-	bool sock_open;     /* a socket exists (maybe before CONNACK) */
-	int retry_ms;       /* next back-off base */
-	int64_t retry_at;   /* monotonic ms of the next attempt (for mqtt_link_poll) */
+	bool sock_open;     /* a socket exists (maybe still connecting, maybe before CONNACK) */
+	int backoff_ms;     /* the step of the next back-off delay */
+	int64_t retry_at;   /* monotonic ms of the next attempt */
+	int64_t connect_by; /* monotonic ms: no CONNACK by then and the attempt is given up */
+	char why[128];      /* why the library is closing the socket, when we know better than its code */
 };
 
 static char *dup_or_null(const char *s)
@@ -30,36 +34,65 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-static void lost(struct mqtt_link *l, int reason)
+/* What a libmosquitto result means; err is errno right after the call. */
+static const char *describe(int rc, int err)
 {
-	bool was = l->sock_open;
-	l->up = false;
+	return rc == MOSQ_ERR_ERRNO ? strerror(err) : mosquitto_strerror(rc);
+}
+
+/* The delay before the next attempt, and the back-off one step on. Only
+ * link_failed calls it: once per failure. */
+static int backoff_next(struct mqtt_link *l)
+{
+	int step = l->backoff_ms;
+	l->backoff_ms = step * 2 > MQTT_RETRY_MAX_MS ? MQTT_RETRY_MAX_MS : step * 2;
+	unsigned char r = UINT8_MAX / 2;
+	RAND_bytes(&r, 1);
+	long spread = (long)step * 2 * MQTT_RETRY_JITTER_PCT / 100;
+	return (int)((long)step - spread / 2 + spread * r / UINT8_MAX);
+}
+
+/* The one path of every failure: an attempt that failed (at once or later)
+ * and a connection lost. The socket is closed or left to the next attempt.
+ * Picks the delay, logs it with what happened, and runs on_down when the
+ * attempt had got a socket. */
+static void link_failed(struct mqtt_link *l, int reason, const char *what)
+{
+	bool had_socket = l->sock_open, was_up = l->up;
 	l->sock_open = false;
-	l->retry_at = ids_mono_ms() + mqtt_link_retry_ms(l);
-	if (was && l->cbs.on_down)
-		l->cbs.on_down(l->user, reason);
+	l->up = false;
+	int delay = backoff_next(l);
+	l->retry_at = ids_mono_ms() + delay;
+	log_warn("broker %s:%d %s (%s); retrying in %d ms", l->host, l->port, was_up ? "connection lost" : "connect failed",
+		 what, delay);
+	l->why[0] = '\0';
+	if (had_socket && l->cbs.on_down)
+		l->cbs.on_down(l->user, was_up, reason);
 }
 
 static void cb_connect(struct mosquitto *m, void *obj, int rc, int flags, const mosquitto_property *props)
 {
 	struct mqtt_link *l = obj;
 	if (rc != 0) {
-		log_warn("broker refused the connection: %s", mosquitto_reason_string(rc));
-		return; /* the broker closes; cb_disconnect follows */
+		/* The library closes the socket next: cb_disconnect logs this. */
+		snprintf(l->why, sizeof(l->why), "refused: %s", mosquitto_reason_string(rc));
+		return;
 	}
 	l->up = true;
-	l->retry_ms = MQTT_RETRY_MIN_MS;
+	l->backoff_ms = MQTT_RETRY_MIN_MS;
 	log_info("broker %s:%d connected%s", l->host, l->port, (flags & 1) ? " (session present)" : "");
 	if (l->cbs.on_up)
 		l->cbs.on_up(l->user, (flags & 1) != 0);
 }
 
+/* The library closed its socket. Not a failure after our own goodbye
+ * (say_goodbye clears sock_open first). */
 static void cb_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitto_property *props)
 {
 	struct mqtt_link *l = obj;
+	int err = errno;
 	if (l->sock_open)
-		log_warn("broker connection lost (%s)", rc ? mosquitto_strerror(rc) : "disconnected");
-	lost(l, rc);
+		link_failed(l, rc, l->why[0] ? l->why : rc ? describe(rc, err) : "disconnected");
 }
 
 static void cb_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg,
@@ -76,6 +109,22 @@ static void cb_subscribe(struct mosquitto *m, void *obj, int mid, int count, con
 	struct mqtt_link *l = obj;
 	if (l->cbs.on_subscribed)
 		l->cbs.on_subscribed(l->user, mid, count > 0 ? granted[0] : 0x80);
+}
+
+/* The session expiry interval, for every CONNECT. libmosquitto 2.0.11 has
+ * no non-blocking connect that takes v5 properties (the _async connects
+ * have no argument for them), but every connect, blocking or not, sends the
+ * CONNECT properties kept from the last mosquitto_connect_bind_v5, which
+ * stores them before it checks its host: called without a host it keeps
+ * them and returns MOSQ_ERR_INVAL, the network untouched (lib/connect.c). */
+static int keep_connect_props(struct mqtt_link *l)
+{
+	mosquitto_property *props = NULL;
+	int rc = mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, l->session_expiry_s);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_connect_bind_v5(l->mosq, NULL, l->port, l->keepalive_s, NULL, props);
+	mosquitto_property_free_all(&props);
+	return rc == MOSQ_ERR_INVAL ? 0 : -1;
 }
 
 struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cbs *cbs, void *user)
@@ -100,7 +149,7 @@ struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cb
 	l->will_payload = dup_or_null(cfg->will_payload);
 	l->persistent = cfg->persistent;
 	l->session_expiry_s = cfg->session_expiry_s;
-	l->retry_ms = MQTT_RETRY_MIN_MS;
+	l->backoff_ms = MQTT_RETRY_MIN_MS;
 	l->mosq = mosquitto_new(l->client_id, !l->persistent, l);
 	if (!l->host || !l->mosq)
 		goto fail;
@@ -115,6 +164,8 @@ struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cb
 	if (l->will_topic &&
 	    mosquitto_will_set_v5(l->mosq, l->will_topic, (int)strlen(l->will_payload ? l->will_payload : ""),
 				  l->will_payload ? l->will_payload : "", 1, false, NULL) != MOSQ_ERR_SUCCESS)
+		goto fail;
+	if (l->persistent && keep_connect_props(l) != 0)
 		goto fail;
 	return l;
 fail:
@@ -143,20 +194,40 @@ void mqtt_link_free(struct mqtt_link *l)
 
 int mqtt_link_connect(struct mqtt_link *l)
 {
-	mosquitto_property *props = NULL;
-	if (l->persistent)
-		mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, l->session_expiry_s);
-	int rc = mosquitto_connect_bind_v5(l->mosq, l->host, l->port, l->keepalive_s, NULL, props);
-	mosquitto_property_free_all(&props);
+	if (l->sock_open)
+		return 0;
+	log_debug("connecting to broker %s:%d", l->host, l->port);
+	l->why[0] = '\0';
+	/* EINPROGRESS is success: the CONNECT waits in the queue (and the
+	 * connect properties of keep_connect_props go with it). */
+	int rc = mosquitto_connect_bind_async(l->mosq, l->host, l->port, l->keepalive_s, NULL);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		int delay = mqtt_link_retry_ms(l);
-		l->retry_at = ids_mono_ms() + delay;
-		log_warn("broker %s:%d unreachable (%s); retrying in %d ms", l->host, l->port,
-			 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc), delay);
+		link_failed(l, rc, describe(rc, errno));
 		return -1;
 	}
 	l->sock_open = true;
+	l->connect_by = ids_mono_ms() + MQTT_CONNECT_TIMEOUT_MS;
 	return 0;
+}
+
+/* libmosquitto 2.0.11 cannot be told to drop its socket without a
+ * DISCONNECT; after shutdown(2) no write succeeds, so the DISCONNECT it is
+ * given cannot go out and the write's failure makes it close the socket the
+ * usual way (cb_disconnect, with l->why). Should it keep the socket anyway,
+ * the failure runs here and the next attempt closes it. */
+void mqtt_link_abort(struct mqtt_link *l, const char *what)
+{
+	if (!l->sock_open)
+		return;
+	snprintf(l->why, sizeof(l->why), "%s", what);
+	int fd = mosquitto_socket(l->mosq);
+	if (fd >= 0) {
+		shutdown(fd, SHUT_RDWR);
+		mosquitto_disconnect(l->mosq);
+		mosquitto_loop_write(l->mosq, 1);
+	}
+	if (l->sock_open)
+		link_failed(l, MOSQ_ERR_CONN_LOST, l->why);
 }
 
 static void say_goodbye(struct mqtt_link *l, const mosquitto_property *props)
@@ -200,15 +271,14 @@ bool mqtt_link_is_up(const struct mqtt_link *l)
 	return l->up;
 }
 
+/* A driver's result. The library ends the connection itself on a network
+ * error (cb_disconnect); any other error ends it here. */
 static int driver_result(struct mqtt_link *l, int rc)
 {
 	if (rc == MOSQ_ERR_SUCCESS)
 		return 0;
-	if (l->sock_open) {
-		log_warn("broker connection lost (%s)", rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-		mosquitto_disconnect(l->mosq); /* closes the socket if still open */
-		lost(l, rc);
-	}
+	if (l->sock_open)
+		mqtt_link_abort(l, describe(rc, errno));
 	return -1;
 }
 
@@ -239,16 +309,19 @@ int mqtt_link_on_tick(struct mqtt_link *l)
 {
 	if (!l->sock_open)
 		return -1;
+	if (!l->up && ids_mono_ms() >= l->connect_by) {
+		char what[64];
+		snprintf(what, sizeof(what), "no CONNACK within %d ms", MQTT_CONNECT_TIMEOUT_MS);
+		mqtt_link_abort(l, what);
+		return -1;
+	}
 	return driver_result(l, mosquitto_loop_misc(l->mosq));
 }
 
-int mqtt_link_retry_ms(struct mqtt_link *l)
+int mqtt_link_retry_in_ms(const struct mqtt_link *l)
 {
-	int base = l->retry_ms;
-	l->retry_ms = base * 2 > MQTT_RETRY_MAX_MS ? MQTT_RETRY_MAX_MS : base * 2;
-	unsigned char r;
-	RAND_bytes(&r, 1);
-	return base * 3 / 4 + (int)((long)base / 2 * r / 255);
+	int64_t in = l->retry_at - ids_mono_ms();
+	return in > 0 ? (int)in : 0;
 }
 
 int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payload, size_t len,

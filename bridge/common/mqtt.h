@@ -2,8 +2,13 @@
  * driven from the caller's own loop: the caller watches mqtt_link_fd() and
  * calls the drivers below, so no thread of libmosquitto's ever runs. The
  * bridge adopts the descriptor into libwebsockets' loop (edge/broker.c);
- * rules uses mqtt_link_poll(). The link remembers when to retry after a
- * failure (exponential back-off with jitter); it never retries by itself. */
+ * rules uses mqtt_link_poll(). Connecting never blocks (a numeric host): the
+ * TCP connect completes in the caller's loop, which watches for writable
+ * while the queued CONNECT waits. Every failure, of an attempt or of a
+ * connection that was up, takes one path: the next back-off delay is picked
+ * once, logged, and kept for mqtt_link_retry_in_ms(); the link never
+ * retries by itself. libmosquitto writes with write(2): callers ignore
+ * SIGPIPE. */
 #ifndef RINGMQ_MQTT_H
 #define RINGMQ_MQTT_H
 
@@ -14,8 +19,10 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 
-#define MQTT_RETRY_MIN_MS 100
-#define MQTT_RETRY_MAX_MS 5000
+#define MQTT_RETRY_MIN_MS 100         /* first back-off delay, doubling per failure ... */
+#define MQTT_RETRY_MAX_MS 5000        /* ... up to this */
+#define MQTT_RETRY_JITTER_PCT 25      /* each delay is the step +- this much */
+#define MQTT_CONNECT_TIMEOUT_MS 5000  /* TCP connect + CONNACK, checked by mqtt_link_on_tick */
 
 struct mqtt_cfg {
 	const char *host;        /* default 127.0.0.1 */
@@ -33,8 +40,10 @@ struct mqtt_cfg {
 struct mqtt_cbs {
 	/* CONNACK accepted: (re)subscribe here. */
 	void (*on_up)(void *user, bool session_present);
-	/* The connection is gone (or a connect attempt failed after CONNECT). */
-	void (*on_down)(void *user, int reason);
+	/* The socket of a mqtt_link_connect() that returned 0 is gone: the
+	 * attempt failed or the connection was lost (was_up: CONNACK had come).
+	 * Once per such socket; mqtt_link_retry_in_ms() says when to try again. */
+	void (*on_down)(void *user, bool was_up, int reason);
 	/* msg and props are the library's: copy what you keep. */
 	void (*on_message)(void *user, const struct mosquitto_message *msg, const mosquitto_property *props);
 	void (*on_subscribed)(void *user, int mid, int granted_qos);
@@ -47,10 +56,16 @@ struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cb
 /* Disconnects cleanly if connected; NULL-safe. */
 void mqtt_link_free(struct mqtt_link *l);
 
-/* One connection attempt (a blocking TCP connect: quick on loopback).
- * 0: the socket is open and CONNECT is on its way; on_up follows CONNACK.
- * <0: failed; mqtt_link_retry_ms() says when to try again. */
+/* One connection attempt, without blocking: a non-blocking TCP connect
+ * with CONNECT queued behind it (the name lookup of a host name still
+ * blocks). 0: the socket is open (maybe still connecting); on_up follows
+ * CONNACK, on_down a failure, and one that has no CONNACK within
+ * MQTT_CONNECT_TIMEOUT_MS is given up by mqtt_link_on_tick. <0: failed at
+ * once (logged); mqtt_link_retry_in_ms() says when to try again. */
 int mqtt_link_connect(struct mqtt_link *l);
+/* Ends the socket (or the attempt) now, without DISCONNECT, as a failure:
+ * what says why (logged), on_down runs. Nothing when there is no socket. */
+void mqtt_link_abort(struct mqtt_link *l, const char *what);
 /* Sends DISCONNECT (best effort) and closes the socket. A persistent
  * session stays with the broker for session_expiry_s. */
 void mqtt_link_disconnect(struct mqtt_link *l);
@@ -60,6 +75,8 @@ void mqtt_link_disconnect(struct mqtt_link *l);
 void mqtt_link_end_session(struct mqtt_link *l);
 
 int mqtt_link_fd(const struct mqtt_link *l); /* -1 when no socket */
+/* Bytes are queued: watch for writable (while connecting, that is the
+ * queued CONNECT: writable completes the connect). */
 bool mqtt_link_want_write(const struct mqtt_link *l);
 bool mqtt_link_is_up(const struct mqtt_link *l);
 
@@ -69,9 +86,11 @@ int mqtt_link_on_readable(struct mqtt_link *l);
 int mqtt_link_on_writable(struct mqtt_link *l);
 int mqtt_link_on_tick(struct mqtt_link *l);
 
-/* Delay before the next attempt: 100 ms doubling to 5 s, +-25 % jitter;
- * back to 100 ms once a connection comes up. */
-int mqtt_link_retry_ms(struct mqtt_link *l);
+/* Milliseconds until the next attempt is due (0: now). The delay after a
+ * failure is MQTT_RETRY_MIN_MS doubling per failure to MQTT_RETRY_MAX_MS,
+ * +- MQTT_RETRY_JITTER_PCT; back to the minimum once a connection comes up.
+ * Changes nothing. */
+int mqtt_link_retry_in_ms(const struct mqtt_link *l);
 
 struct mqtt_pub {
 	int qos;                        /* 0 or 1 */

@@ -1,10 +1,12 @@
 /* broker: the MQTT link adopted into the libwebsockets loop. */
 #include "broker.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "frames.h"
@@ -50,27 +52,36 @@ int broker_unsubscribe(struct edge *e, const char *topic)
 	return rc;
 }
 
-/* Drops the adopted descriptor (its close callback schedules the retry). */
-static void drop_wsi(struct edge *e)
-{
-	if (e->link_wsi)
-		lws_set_timeout(e->link_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
+/* The retry timer: a timerfd adopted into the loop, not a lws_sul. lws
+ * 4.1.6 on libev cannot bring its timer forward from a descriptor callback
+ * (it re-arms its ev_timer while that is active, which libev ignores), so a
+ * lws_sul scheduled there fires no sooner than the one already armed, up
+ * to BROKER_TICK_MS late; and most failures are seen there (a connection
+ * lost, a refusal that comes back later). A timerfd fires on time wherever
+ * it was set. One bridge per process: one timer. */
+static struct lws *retry_wsi;
+static int retry_fd = -1;
 
-static void try_connect(lws_sorted_usec_list_t *sul);
-
+/* The next attempt, when the link says (it picked the delay at the failure
+ * and logged it). */
 static void schedule_retry(struct edge *e)
 {
-	if (e->stopping)
+	if (e->stopping || !retry_wsi)
 		return;
-	int ms = mqtt_link_retry_ms(e->link);
-	lws_sul_schedule(e->ctx, 0, &e->sul_retry, try_connect, (lws_usec_t)ms * LWS_US_PER_MS);
+	long ms = mqtt_link_retry_in_ms(e->link);
+	struct itimerspec at = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L}};
+	if (!ms)
+		at.it_value.tv_nsec = 1; /* zero would disarm it */
+	if (timerfd_settime(retry_fd, 0, &at, NULL) != 0)
+		log_error("%s: timerfd_settime: %s: the broker link will not retry", __func__, strerror(errno));
 }
 
-static void try_connect(lws_sorted_usec_list_t *sul)
+/* Starts an attempt (it never blocks) and watches its socket: writable
+ * completes the connect and sends the queued CONNECT. A failure at once
+ * schedules the retry here; any later one reaches on_down. */
+static void try_connect(struct edge *e)
 {
-	struct edge *e = lws_container_of(sul, struct edge, sul_retry);
-	if (e->stopping || e->link_wsi)
+	if (e->stopping || mqtt_link_fd(e->link) >= 0)
 		return;
 	if (mqtt_link_connect(e->link) != 0) {
 		schedule_retry(e);
@@ -78,32 +89,27 @@ static void try_connect(lws_sorted_usec_list_t *sul)
 	}
 	int fd = dup(mqtt_link_fd(e->link));
 	if (fd < 0) {
-		log_error("%s: dup: cannot watch the broker socket", __func__);
-		mqtt_link_disconnect(e->link);
-		schedule_retry(e);
+		char what[64];
+		snprintf(what, sizeof(what), "cannot watch its socket: dup: %s", strerror(errno));
+		mqtt_link_abort(e->link, what);
 		return;
 	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	lws_sock_file_fd_type u = {.filefd = fd};
 	e->link_wsi = lws_adopt_descriptor_vhost(e->vh, LWS_ADOPT_RAW_FILE_DESC, u, "ringmq-broker", NULL);
 	if (!e->link_wsi) {
-		log_error("%s: cannot adopt the broker socket", __func__);
-		mqtt_link_disconnect(e->link);
-		schedule_retry(e);
+		mqtt_link_abort(e->link, "cannot adopt its socket into the loop");
 		return;
 	}
 	kick(e);
 }
 
+/* Keep-alive, and the time-out of an attempt without CONNACK. */
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	struct edge *e = lws_container_of(sul, struct edge, sul_tick);
-	if (e->link_wsi) {
-		if (mqtt_link_on_tick(e->link) < 0)
-			drop_wsi(e);
-		else
-			kick(e);
-	}
+	if (e->link_wsi && mqtt_link_on_tick(e->link) == 0)
+		kick(e);
 	lws_sul_schedule(e->ctx, 0, &e->sul_tick, tick, BROKER_TICK_MS * LWS_US_PER_MS);
 }
 
@@ -119,12 +125,22 @@ static void on_up(void *user, bool session_present)
 	sessions_link_up(e);
 }
 
-static void on_down(void *user, int reason)
+/* The one link-down path: the link's socket is gone (an attempt that
+ * failed, a connection lost). The adopted descriptor is let go (closed on
+ * the next turn of the loop; its callbacks no longer drive the link) and
+ * the retry scheduled. */
+static void on_down(void *user, bool was_up, int reason)
 {
 	struct edge *e = user;
-	e->metrics.broker_reconnects++;
-	sessions_link_down(e);
-	drop_wsi(e);
+	if (was_up) {
+		e->metrics.broker_reconnects++;
+		sessions_link_down(e);
+	}
+	if (e->link_wsi) {
+		lws_set_timeout(e->link_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		e->link_wsi = NULL;
+	}
+	schedule_retry(e);
 }
 
 /* Error frames for one MQTT device travel on the user's notification
@@ -187,6 +203,12 @@ int broker_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	struct edge *e = edge_of(wsi);
 	switch (reason) {
 	case LWS_CALLBACK_RAW_RX_FILE:
+		if (wsi == retry_wsi) {
+			uint64_t expirations;
+			if (read(retry_fd, &expirations, sizeof(expirations)) == sizeof(expirations))
+				try_connect(e);
+			break;
+		}
 		if (wsi != e->link_wsi || mqtt_link_on_readable(e->link) < 0)
 			return -1;
 		kick(e);
@@ -197,12 +219,15 @@ int broker_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		kick(e);
 		break;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		/* Closed by the loop, not let go by on_down: the link's socket
+		 * (if still open) goes with it, down the same path. */
 		if (wsi == e->link_wsi) {
 			e->link_wsi = NULL;
-			if (mqtt_link_fd(e->link) >= 0)
-				mqtt_link_disconnect(e->link);
-			sessions_link_down(e);
-			schedule_retry(e);
+			mqtt_link_abort(e->link, "its descriptor was closed by the loop");
+		} else if (wsi == retry_wsi) {
+			retry_wsi = NULL; /* lws closed the timerfd */
+			if (!e->stopping)
+				log_error("%s: the retry timer was closed: the broker link will not retry", __func__);
 		}
 		break;
 	default:
@@ -239,7 +264,18 @@ int broker_start(struct edge *e)
 	e->link = mqtt_link_new(&cfg, &cbs, e);
 	if (!e->link)
 		return -1;
-	lws_sul_schedule(e->ctx, 0, &e->sul_retry, try_connect, 1);
+	retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (retry_fd < 0) {
+		log_error("%s: timerfd_create: %s", __func__, strerror(errno));
+		return -1;
+	}
+	lws_sock_file_fd_type u = {.filefd = retry_fd};
+	retry_wsi = lws_adopt_descriptor_vhost(e->vh, LWS_ADOPT_RAW_FILE_DESC, u, "ringmq-broker", NULL);
+	if (!retry_wsi) {
+		log_error("%s: cannot adopt the retry timer into the loop", __func__);
+		return -1;
+	}
+	schedule_retry(e); /* due now: the first attempt */
 	lws_sul_schedule(e->ctx, 0, &e->sul_tick, tick, BROKER_TICK_MS * LWS_US_PER_MS);
 	return 0;
 }
@@ -247,7 +283,10 @@ int broker_start(struct edge *e)
 void broker_stop(struct edge *e)
 {
 	e->stopping = true;
-	lws_sul_cancel(&e->sul_retry);
+	if (retry_wsi) {
+		struct itimerspec never = {{0, 0}, {0, 0}};
+		timerfd_settime(retry_fd, 0, &never, NULL);
+	}
 	lws_sul_cancel(&e->sul_tick);
 	if (broker_up(e)) {
 		static const char gone[] = "{\"snapshot\":[]}";

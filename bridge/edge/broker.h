@@ -1,9 +1,12 @@
 /* broker: the bridge's single MQTT connection inside the libwebsockets loop.
- * The link's socket is dup()ed and adopted as a raw descriptor; readable and
- * writable events drive libmosquitto, an lws_sul timer runs its keepalive,
- * and another reconnects with back-off and jitter. Messages from the broker
- * are dispatched to sockets (sessions.c), to pending requests (requests.c)
- * or to one device (error replies). */
+ * The link connects without blocking; its socket is dup()ed and adopted as a
+ * raw descriptor at once (writable completes the connect), and readable and
+ * writable events drive libmosquitto. An lws_sul tick runs its keep-alive
+ * and gives up an attempt without CONNACK. After a failure (on_down, once
+ * per socket, or an attempt that failed at once) a timerfd in the loop
+ * brings the next attempt when the link's back-off says. Messages from the
+ * broker are dispatched to sockets (sessions.c), to pending requests
+ * (requests.c) or to one device (error replies). */
 #ifndef RINGMQ_BROKER_H
 #define RINGMQ_BROKER_H
 

@@ -223,9 +223,9 @@ static void on_up(void *user, bool session_present)
 	r->watch_from = now + RULES_PRESENCE_SETTLE_MS;
 }
 
-static void on_down(void *user, int reason)
+static void on_down(void *user, bool was_up, int reason)
 {
-	if (!stopping)
+	if (was_up && !stopping)
 		log_warn("broker link down; ring time-outs wait until it is back");
 }
 
@@ -402,7 +402,10 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("stopping (signal %d)", (int)stopping);
-	for (int64_t end = ids_mono_ms() + RULES_FLUSH_MS; mqtt_link_want_write(r.link) && ids_mono_ms() < end;)
+	/* Only a link that is up has publishes queued (while connecting, the
+	 * CONNECT is what waits). */
+	for (int64_t end = ids_mono_ms() + RULES_FLUSH_MS;
+	     mqtt_link_is_up(r.link) && mqtt_link_want_write(r.link) && ids_mono_ms() < end;)
 		mqtt_link_poll(r.link, 50);
 	status = 0;
 out:
