@@ -32,6 +32,7 @@
 #include "signaling.h"
 #include "store.h"
 #include "timers.h"
+#include "topics.h"
 
 #define RULES_TICK_MS 1000              /* longest sleep of the loop */
 #define RULES_READ_BURST 256            /* most packets read per wake-up before the timers get a turn */
@@ -44,8 +45,8 @@
 #define RULES_GRACE_DEFAULT_MS 30000
 #define RULES_MAX_CALL_DEFAULT_MS (4LL * 3600 * 1000)
 
-static const char *const subscriptions[] = {
-	"users/+/outbox", "chats/+/in", "svc/rules/requests", "svc/presence/#",
+static const enum topics_kind subscriptions[] = {
+	TOPICS_USER_OUTBOX, TOPICS_CHAT_IN, TOPICS_REQUESTS, TOPICS_PRESENCE,
 };
 
 struct rules {
@@ -85,11 +86,13 @@ static void publish_all(struct rules *r, struct router_out *out)
 			lens[i] = lens[same];
 		const char *buf = bufs[i];
 		size_t len = lens[i];
+		static const char *const device_props[] = {"for_device", "1", NULL};
 		struct mqtt_pub opt = {
 			.qos = 1,
 			.expiry_s = p->expiry_s,
 			.corr = p->corr_len >= 0 ? p->corr : NULL,
 			.corr_len = p->corr_len >= 0 ? (uint16_t)p->corr_len : 0,
+			.user_props = p->for_device ? device_props : NULL,
 		};
 		if (!buf || mqtt_link_publish(r->link, p->topic, buf, len, &opt) < 0)
 			log_warn("%s: could not publish to %s", __func__, p->topic);
@@ -100,21 +103,6 @@ static void publish_all(struct rules *r, struct router_out *out)
 		if (owned[i])
 			free(bufs[i]);
 	router_out_clear(out);
-}
-
-/* The id between prefix and suffix in topic, copied into out; NULL when
- * topic is not prefix<id>suffix. */
-static const char *topic_id(const char *topic, const char *prefix, const char *suffix, char out[IDS_MAX + 1])
-{
-	size_t tl = strlen(topic), pl = strlen(prefix), sl = strlen(suffix);
-	if (tl <= pl + sl || strncmp(topic, prefix, pl) || strcmp(topic + tl - sl, suffix))
-		return NULL;
-	size_t n = tl - pl - sl;
-	if (!ids_valid_n(topic + pl, n))
-		return NULL;
-	memcpy(out, topic + pl, n);
-	out[n] = '\0';
-	return out;
 }
 
 static void on_client_frame(struct rules *r, const struct mosquitto_message *msg, const mosquitto_property *props,
@@ -191,16 +179,23 @@ static void on_message(void *user, const struct mosquitto_message *msg, const mo
 	char id[IDS_MAX + 1];
 	r->last_msg = ids_mono_ms();
 	log_debug("<- %s (%d bytes)", msg->topic, msg->payloadlen);
-	if (topic_id(msg->topic, "users/", "/outbox", id))
+	switch (topics_parse(msg->topic, id)) {
+	case TOPICS_USER_OUTBOX:
 		on_client_frame(r, msg, props, id, NULL);
-	else if (topic_id(msg->topic, "chats/", "/in", id))
+		break;
+	case TOPICS_CHAT_IN:
 		on_client_frame(r, msg, props, NULL, id);
-	else if (!strcmp(msg->topic, "svc/rules/requests"))
+		break;
+	case TOPICS_REQUESTS:
 		on_request(r, msg, props);
-	else if (topic_id(msg->topic, "svc/presence/", "", id))
+		break;
+	case TOPICS_PRESENCE:
 		presence_handle(r->st, id, msg->payload ? msg->payload : "", (size_t)msg->payloadlen, ids_now_ms());
-	else
+		break;
+	default:
 		log_debug("ignoring a message on %s", msg->topic);
+		break;
+	}
 }
 
 static void on_up(void *user, bool session_present)
@@ -209,12 +204,12 @@ static void on_up(void *user, bool session_present)
 	/* Subscribing again is harmless when the session kept them, and
 	 * repairs a session the broker lost. */
 	for (size_t i = 0; i < sizeof(subscriptions) / sizeof(subscriptions[0]); i++)
-		if (mqtt_link_subscribe(r->link, subscriptions[i], 1, NULL) < 0)
-			log_error("%s: cannot subscribe to %s", __func__, subscriptions[i]);
+		if (mqtt_link_subscribe(r->link, topics_filter(subscriptions[i]), 1, NULL) < 0)
+			log_error("%s: cannot subscribe to %s", __func__, topics_filter(subscriptions[i]));
 	/* After the SUBSCRIBEs on the same connection: the snapshots the
 	 * bridges send in answer reach us. */
-	if (mqtt_link_publish(r->link, "svc/rules/hello", "{}", 2, NULL) < 0)
-		log_warn("%s: cannot publish svc/rules/hello", __func__);
+	if (mqtt_link_publish(r->link, TOPICS_RULES_HELLO, "{}", 2, NULL) < 0)
+		log_warn("%s: cannot publish %s", __func__, TOPICS_RULES_HELLO);
 	/* Whoever is not (yet) known present counts as absent from now unless
 	 * already absent; the snapshots clear those who are there. */
 	int64_t now = ids_now_ms();

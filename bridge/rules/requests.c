@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "ids.h"
 #include "log.h"
 
@@ -162,8 +163,7 @@ static int op_initiate(struct req *r)
 	log_info("call %s %s→%s ringing (%s, conversation %s, receiver %s)", c.id, c.caller_id, c.receiver_id,
 		 c.call_type, c.conversation_id, online == 1 ? "online" : "offline");
 
-	uint32_t expiry_s = (uint32_t)((r->cfg->ring_timeout_ms + 999) / 1000);
-	router_incoming(&c, expiry_s ? expiry_s : 1, r->extra);
+	router_incoming(&c, clock_expiry_s(r->cfg->ring_timeout_ms), r->extra);
 	json_t *body = calls_to_json(&c);
 	json_object_set_new(body, "receiver_online", json_boolean(online == 1));
 	return answer(r, 201, body);

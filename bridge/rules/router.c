@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "topics.h"
+
 void router_out_init(struct router_out *out)
 {
 	out->n = 0;
@@ -18,10 +20,7 @@ void router_out_clear(struct router_out *out)
 
 bool router_reply_topic_ok(const char *topic)
 {
-	static const char prefix[] = "svc/bridges/";
-	if (!topic || strncmp(topic, prefix, sizeof(prefix) - 1) || strlen(topic) >= ROUTER_TOPIC_MAX)
-		return false;
-	return !strpbrk(topic, "+#");
+	return topics_parse(topic, NULL) == TOPICS_BRIDGE_REPLIES && strlen(topic) < ROUTER_TOPIC_MAX;
 }
 
 /* Appends a publish of payload (reference taken) to topic. */
@@ -38,20 +37,27 @@ static int add(struct router_out *out, const char *topic, json_t *payload, uint3
 	p->payload = payload;
 	p->expiry_s = expiry_s;
 	p->corr_len = -1;
+	p->for_device = false;
 	return 0;
 }
 
 static int add_user(struct router_out *out, const char *uid, json_t *payload, uint32_t expiry_s)
 {
 	char topic[ROUTER_TOPIC_MAX];
-	snprintf(topic, sizeof(topic), "users/%s/notifications", uid);
+	if (topics_build(TOPICS_USER_NOTIFICATIONS, uid, topic, sizeof(topic)) != 0) {
+		json_decref(payload);
+		return -1;
+	}
 	return add(out, topic, payload, expiry_s);
 }
 
 static int add_room(struct router_out *out, const char *cid, json_t *payload)
 {
 	char topic[ROUTER_TOPIC_MAX];
-	snprintf(topic, sizeof(topic), "chats/%s/messages", cid);
+	if (topics_build(TOPICS_CHAT_MESSAGES, cid, topic, sizeof(topic)) != 0) {
+		json_decref(payload);
+		return -1;
+	}
 	return add(out, topic, payload, 0);
 }
 
@@ -158,7 +164,10 @@ int router_to_sender(const struct router_origin *o, json_t *payload, struct rout
 		json_decref(payload);
 		return -1;
 	}
-	return add_user(out, o->sender_id, payload, 0);
+	if (add_user(out, o->sender_id, payload, 0) < 0)
+		return -1;
+	out->pub[out->n - 1].for_device = true;
+	return 0;
 }
 
 int router_refuse(const struct router_origin *o, int code, const char *why, const char *ref, const char *call_id,

@@ -36,6 +36,9 @@ struct router_pub {
 	uint32_t expiry_s;       /* v5 message expiry, 0 = none */
 	int corr_len;            /* -1: no correlation data */
 	char corr[ROUTER_CORR_MAX];
+	bool for_device;         /* an answer for one MQTT device on its user's notification
+				  * topic: published with the user property "for_device",
+				  * which web sockets' bridges skip */
 };
 
 struct router_out {

@@ -3,9 +3,11 @@
 
 #include <string.h>
 
+#include "clock.h"
 #include "ids.h"
 #include "log.h"
 #include "msgid.h"
+#include "topics.h"
 
 static void log_change(const struct calls_call *c)
 {
@@ -23,10 +25,9 @@ static void log_change(const struct calls_call *c)
  * The copies are out->pub[from..]; room copies keep no expiry. */
 static void expire_with_ring(const struct calls_call *c, int64_t now_ms, struct router_out *out, size_t from)
 {
-	int64_t left_ms = c->ring_deadline - now_ms;
-	uint32_t expiry_s = left_ms > 0 ? (uint32_t)((left_ms + 999) / 1000) : 1; /* 0 would mean none */
+	uint32_t expiry_s = clock_expiry_s(c->ring_deadline - now_ms);
 	for (size_t i = from; i < out->n; i++)
-		if (!strncmp(out->pub[i].topic, "users/", 6))
+		if (topics_parse(out->pub[i].topic, NULL) == TOPICS_USER_NOTIFICATIONS)
 			out->pub[i].expiry_s = expiry_s;
 }
 
