@@ -1,15 +1,38 @@
 /* http: one transaction at a time per connection, answered from the
  * writeable callback. A transaction waiting for rules holds its request key
- * so a client that hangs up cancels it. */
+ * so a client that hangs up cancels it.
+ *
+ * Each request is checked three times before a route sees it:
+ * - its head, on the socket, before libwebsockets reads it (struct
+ *   http_peer, one per TCP connection): libwebsockets 4.1 drops a connection
+ *   without a word for a %00 in the URL (or, right after a '/', cuts the path
+ *   there), and keeps header lines a proxy may read otherwise (a name with
+ *   whitespace before its colon, a line without a colon, a folded line).
+ *   Those are answered here, 404 or 400, and the connection closed;
+ * - its framing (RFC 9112 6), on the headers libwebsockets parsed: one
+ *   Content-Length of digits, no Transfer-Encoding (400, 411, 501, closed);
+ * - its time: headers and body must arrive within --handshake-timeout-s of
+ *   the request's start (the connection's, for the first one), or 408.
+ * A request with a body that lws had read ahead (pipelined behind another)
+ * is refused 503: lws 4.1 would read that body from the wrong bytes and
+ * then loop on it for ever. */
 #include "http.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+
+#include <ev.h>
 #include <openssl/crypto.h>
 
 #include "broker.h"
@@ -20,6 +43,10 @@
 #include "ws.h"
 
 #define HTTP_PATH_MAX 512
+#define HTTP_FIELD_MAX 256                       /* a Content-Length or Transfer-Encoding value we read */
+#define HTTP_HEAD_PEEK_MAX EDGE_HTTP_HEADER_MAX  /* bytes of a request head checked before lws reads it */
+#define HTTP_DRAIN_MAX (4 * EDGE_HTTP_HEADER_MAX) /* read and dropped before a refusal of a head is sent */
+#define HTTP_REFUSAL_MAX 1024                    /* a refusal of a head, written straight to the socket */
 
 enum http_method { M_GET, M_POST, M_PUT, M_DELETE, M_OPTIONS, M_OTHER };
 
@@ -30,6 +57,11 @@ struct http_txn {
 	char *body;
 	size_t body_len;
 	bool too_large;
+	bool dispatched;           /* routed or refused: body bytes still coming are dropped */
+	bool body_wait;            /* its body is still coming, until sul_body */
+	bool body_done;            /* lws said the body is complete */
+	bool close;                /* answered with Connection: close, then closed */
+	lws_sorted_usec_list_t sul_body; /* the request's deadline, while its body comes */
 	/* the answer */
 	int status;
 	char *resp;                /* malloc'd */
@@ -39,6 +71,38 @@ struct http_txn {
 	char req_key[REQUESTS_KEY_MAX];
 	struct ws_conn *conn;
 	int64_t started_ms;
+};
+
+/* Where the check of a request head on the socket has got to. */
+struct head_scan {
+	size_t at;                 /* bytes of whole lines checked */
+	bool line_seen;            /* the request line was checked */
+	size_t head_len;           /* bytes of the head, its empty line included; 0 until seen */
+};
+
+/* One TCP connection from accept to close, or to its WebSocket upgrade: lws's
+ * opaque user data of the wsi (the per-session data lives one transaction
+ * only). Freed at LWS_CALLBACK_WSI_DESTROY or at the upgrade.
+ *
+ * Offsets count the bytes lws has read from the socket (consumed()). lws
+ * reads the socket only when it holds nothing read ahead, so a request that
+ * reaches LWS_CALLBACK_HTTP with that count unchanged since the last answer
+ * came from its buffer (pipelined behind the one before). */
+struct http_peer {
+	struct lws *wsi;
+	struct edge *e;
+	int fd;
+	ev_io readable;            /* at EV_MAXPRI: runs before lws's own watcher of fd */
+	bool watching;             /* readable is started: a request head is expected */
+	bool holding;              /* lws's reads are paused until the head is whole */
+	bool aligned;              /* the socket's next byte starts the next request (lws holds
+				    * nothing read ahead): its head may be checked there */
+	bool started;              /* the current request's first byte was seen */
+	size_t peeked;             /* bytes on the socket at the last look */
+	struct head_scan scan;
+	int64_t since;             /* consumed() when the last transaction ended (0: the accept) */
+	int64_t req_end;           /* offset of the end of the current request, -1 when unknown */
+	int64_t req_start_ms;      /* the current request began: accept, its first byte, or the last answer */
 };
 
 static const char *method_name(enum http_method m)
@@ -66,9 +130,31 @@ static void txn_free(struct http_txn *t)
 {
 	if (!t)
 		return;
+	lws_sul_cancel(&t->sul_body);
 	free(t->body);
 	free(t->resp);
 	free(t);
+}
+
+/* The code of an error body (PROTOCOL.md "HTTP"): a request refused for
+ * its framing or its time is a bad request; the status says which. */
+static const char *error_code(int status)
+{
+	switch (status) {
+	case 404: return "not_found";
+	case 413: return "too_large";
+	case 503: return "unavailable";
+	default: return "bad_request";
+	}
+}
+
+/* {"error": code, "message": message}, malloc'd (NULL on failure). */
+static char *error_body(int status, const char *message, size_t *len)
+{
+	json_t *j = json_pack("{s:s, s:s}", "error", error_code(status), "message", message);
+	char *s = j ? frames_dump(j, len) : NULL;
+	json_decref(j);
+	return s;
 }
 
 /* --- answering ----------------------------------------------------------- */
@@ -104,24 +190,35 @@ static void answer_error(struct http_txn *t, int status, const char *code, const
 	answer_json(t, status, json_pack("{s:s, s:s}", "error", code, "message", message));
 }
 
-static int write_answer(struct lws *wsi, struct ws_conn *c)
+/* Answers before any route, and closes after the answer: the request's
+ * framing or time was wrong, or its body will not be read. */
+static void refuse(struct edge *e, struct http_txn *t, int status, const char *why)
 {
-	struct http_txn *t = c->http;
-	struct edge *e = edge_of(wsi);
+	t->dispatched = true;
+	t->body_wait = false;
+	t->close = true;
+	e->metrics.http_requests++;
+	log_info("%s %s refused %d: %s", method_name(t->method), t->path, status, why);
+	answer_error(t, status, error_code(status), why);
+}
+
+/* Writes a whole answer now: headers (CORS ones when origin is allowed;
+ * Connection: close when close) and body. 0, or -1 when lws could not. */
+static int emit(struct lws *wsi, struct edge *e, int status, const char *type, const char *body, size_t len,
+		const char *origin, bool preflight, bool close)
+{
 	unsigned char buf[LWS_PRE + 2048];
 	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-	if (!t || !t->answered)
-		return 0;
-	if (lws_add_http_common_headers(wsi, (unsigned int)t->status, t->content_type ? t->content_type : "application/json",
-					(lws_filepos_t)t->resp_len, &p, end))
+	if (lws_add_http_common_headers(wsi, (unsigned int)status, type ? type : "application/json",
+					(lws_filepos_t)len, &p, end))
 		return -1;
-	if (t->origin[0] && edge_origin_allowed(e, wsi, t->origin)) {
+	if (origin && origin[0] && edge_origin_allowed(e, wsi, origin)) {
 		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
-						(const unsigned char *)t->origin, (int)strlen(t->origin), &p, end) ||
+						(const unsigned char *)origin, (int)strlen(origin), &p, end) ||
 		    lws_add_http_header_by_name(wsi, (const unsigned char *)"vary:", (const unsigned char *)"Origin", 6,
 						&p, end))
 			return -1;
-		if (t->method == M_OPTIONS) {
+		if (preflight) {
 			static const char methods[] = "GET, POST, PUT, DELETE, OPTIONS";
 			static const char headers[] = "Authorization, Content-Type, X-Api-Key";
 			if (lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-methods:",
@@ -136,26 +233,53 @@ static int write_answer(struct lws *wsi, struct ws_conn *c)
 	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:", (const unsigned char *)"no-store",
 					8, &p, end))
 		return -1;
+	if (close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5, &p, end))
+		return -1;
 	if (lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
-	if (t->resp_len) {
-		unsigned char *body = malloc(LWS_PRE + t->resp_len);
-		if (!body)
+	if (len) {
+		unsigned char *copy = malloc(LWS_PRE + len);
+		if (!copy)
 			return -1;
-		memcpy(body + LWS_PRE, t->resp, t->resp_len);
-		int n = lws_write(wsi, body + LWS_PRE, t->resp_len, LWS_WRITE_HTTP_FINAL);
-		free(body);
-		if (n < (int)t->resp_len)
+		memcpy(copy + LWS_PRE, body, len);
+		int n = lws_write(wsi, copy + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+		free(copy);
+		if (n < (int)len)
 			return -1;
 	}
-	int cls = t->status / 100;
+	int cls = status / 100;
 	if (cls >= 1 && cls <= 5)
 		e->metrics.http_status[cls]++;
+	return 0;
+}
+
+static void peer_watch_next(struct lws *wsi);
+
+/* The transaction is over and the connection stays: the next request's
+ * head is checked, and its clock starts. -1 when lws closes it instead. */
+static int transaction_done(struct lws *wsi)
+{
+	if (lws_http_transaction_completed(wsi))
+		return -1;
+	peer_watch_next(wsi);
+	return 0;
+}
+
+static int write_answer(struct lws *wsi, struct ws_conn *c)
+{
+	struct http_txn *t = c->http;
+	struct edge *e = edge_of(wsi);
+	if (!t || !t->answered)
+		return 0;
+	if (emit(wsi, e, t->status, t->content_type, t->resp, t->resp_len, t->origin, t->method == M_OPTIONS,
+		 t->close))
+		return -1;
 	log_debug("%s %s -> %d (%lld ms)", method_name(t->method), t->path, t->status,
 		  (long long)(ids_mono_ms() - t->started_ms));
+	bool close = t->close;
 	txn_free(t);
 	c->http = NULL;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	return close ? -1 : transaction_done(wsi);
 }
 
 /* --- authentication ------------------------------------------------------ */
@@ -415,7 +539,8 @@ static const char *mime_of(const char *path)
 	return "application/octet-stream";
 }
 
-/* Serves a flat file of --web-root. Returns 1 when it took the request. */
+/* Serves a flat file of --web-root. Returns 1 when it took the request,
+ * with *rc what lws_serve_http_file() returned (> 0: already complete). */
 static int serve_static(struct edge *e, struct lws *wsi, struct http_txn *t, int *rc)
 {
 	if (!e->cfg.web_root || t->method != M_GET)
@@ -431,8 +556,7 @@ static int serve_static(struct edge *e, struct lws *wsi, struct http_txn *t, int
 	snprintf(file, sizeof(file), "%s/%s", e->cfg.web_root, name);
 	if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
 		return 0;
-	int n = lws_serve_http_file(wsi, file, mime_of(file), NULL, 0);
-	*rc = (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) ? -1 : 0;
+	*rc = lws_serve_http_file(wsi, file, mime_of(file), NULL, 0);
 	return 1;
 }
 
@@ -463,6 +587,7 @@ static int dispatch(struct edge *e, struct lws *wsi, struct ws_conn *c)
 	struct http_txn *t = c->http;
 	char id[128];
 	int rc = 0;
+	t->dispatched = true;
 	e->metrics.http_requests++;
 	if (t->too_large) {
 		answer_error(t, 413, "too_large", "the body is over the limit");
@@ -502,12 +627,564 @@ static int dispatch(struct edge *e, struct lws *wsi, struct ws_conn *c)
 			answer_error(t, 405, "method_not_allowed", "use POST");
 	} else if (serve_static(e, wsi, t, &rc)) {
 		txn_free(t);
-		c->http = NULL;
-		return rc;
+		c->http = NULL; /* before the transaction ends: lws frees c then */
+		return rc < 0 ? -1 : rc > 0 ? transaction_done(wsi) : 0;
 	} else {
 		answer_error(t, 404, "not_found", "no such route");
 	}
 	return 0;
+}
+
+/* --- framing (RFC 9112 6) ------------------------------------------------ */
+
+static bool is_ows(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* Whether the request has an h header, even an empty one. */
+static bool has_header(struct lws *wsi, enum lws_token_indexes h)
+{
+	char none[1];
+	return lws_hdr_total_length(wsi, h) > 0 || lws_hdr_copy_fragment(wsi, none, sizeof(none), h, 0) == 0;
+}
+
+/* The frag-th h header's value, trimmed of OWS, into buf (cap bytes): its
+ * length, -1 when there is no frag-th h header, -2 when it does not fit. */
+static int field_value(struct lws *wsi, enum lws_token_indexes h, int frag, char *buf, size_t cap)
+{
+	int len = lws_hdr_fragment_length(wsi, h, frag);
+	if (len < 0 || (size_t)len >= cap)
+		return -2;
+	if (lws_hdr_copy_fragment(wsi, buf, (int)cap, h, frag) < 0)
+		return -1;
+	char *s = buf, *end = buf + len;
+	while (s < end && is_ows(*s))
+		s++;
+	while (end > s && is_ows(end[-1]))
+		end--;
+	memmove(buf, s, (size_t)(end - s));
+	buf[end - s] = '\0';
+	return (int)(end - s);
+}
+
+/* How the request's body is delimited: 0, with *clen (-1: no Content-Length)
+ * when that is unambiguous; else the status to answer (400, 411, 501) and
+ * *why. lws 4.1 takes the first of two Content-Length headers, reads "5, 7"
+ * or "+5" as atoll() does, decodes no chunked request body, and files
+ * "Content-Length :" as an unknown header: a proxy in front may frame the
+ * same bytes otherwise (request smuggling). A repeated Content-Length is
+ * refused even when the values agree, as a list of them is. */
+static int framing_check(struct lws *wsi, int64_t *clen, const char **why)
+{
+	static const char *const spaced[] = {"content-length :", "content-length\t:", "transfer-encoding :",
+					     "transfer-encoding\t:"};
+	char v[HTTP_FIELD_MAX];
+	*clen = -1;
+	/* The head check on the socket catches any name with whitespace; these
+	 * two matter for a request it could not see (read ahead by lws). */
+	for (size_t i = 0; i < sizeof(spaced) / sizeof(spaced[0]); i++) {
+		if (lws_hdr_custom_length(wsi, spaced[i], (int)strlen(spaced[i])) >= 0) {
+			*why = "whitespace in a header name or before its colon";
+			return 400;
+		}
+	}
+	bool has_cl = has_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+	if (has_header(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
+		if (has_cl) {
+			*why = "Content-Length and Transfer-Encoding together";
+			return 400;
+		}
+		if (field_value(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, 1, v, sizeof(v)) == -1 &&
+		    field_value(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, 0, v, sizeof(v)) >= 0 && !strcasecmp(v, "chunked")) {
+			*why = "a chunked request body is not read: send Content-Length";
+			return 411;
+		}
+		*why = "no transfer coding is implemented";
+		return 501;
+	}
+	if (!has_cl)
+		return 0;
+	if (field_value(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1, v, sizeof(v)) != -1) {
+		*why = "more than one Content-Length";
+		return 400;
+	}
+	int n = field_value(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 0, v, sizeof(v));
+	if (n <= 0) {
+		*why = "Content-Length must be digits";
+		return 400;
+	}
+	int64_t len = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)v[i])) {
+			*why = "Content-Length must be digits";
+			return 400;
+		}
+		if (len <= EDGE_HTTP_BODY_MAX) /* beyond, it stays just over: no overflow */
+			len = len * 10 + (v[i] - '0');
+	}
+	*clen = len;
+	return 0;
+}
+
+/* lws 4.1 takes whatever follows a POST, PUT or PATCH without Content-Length
+ * as its body (up to 100 MB), where RFC 9112 6.3 says it has none. */
+static bool body_unbounded(struct lws *wsi)
+{
+	return lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) || lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) ||
+	       lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI);
+}
+
+/* --- the request head, on the socket, before libwebsockets reads it ------ */
+
+enum head_verdict { HEAD_MORE, HEAD_PASS, HEAD_REFUSE };
+
+static bool is_tchar(char ch)
+{
+	return isalnum((unsigned char)ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* "METHOD /target HTTP/...": a %00 in the path is 404, in the query 400
+ * (lws would drop the connection, or cut the path there). HEAD_MORE: fine,
+ * go on with the header lines; HEAD_PASS: no request line we check (lws
+ * refuses a malformed escape with 403 itself). */
+static enum head_verdict check_request_line(const char *l, size_t len, int *status, const char **why)
+{
+	size_t m = 0;
+	while (m < len && is_tchar(l[m]))
+		m++;
+	if (!m || m == len || l[m] != ' ')
+		return HEAD_PASS;
+	const char *target = l + m + 1, *end = l + len;
+	const char *sp = memchr(target, ' ', (size_t)(end - target));
+	if (!sp || *target != '/' || end - sp - 1 < 5 || strncmp(sp + 1, "HTTP/", 5))
+		return HEAD_PASS;
+	bool query = false;
+	for (const char *p = target; p < sp; p++) {
+		if (*p == '?')
+			query = true;
+		if (*p != '%')
+			continue;
+		if (sp - p < 3 || !isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
+			return HEAD_PASS;
+		if (p[1] == '0' && p[2] == '0') {
+			*status = query ? 400 : 404;
+			*why = query ? "a %00 in the query" : "a %00 in the path";
+			return HEAD_REFUSE;
+		}
+		p += 2;
+	}
+	return HEAD_MORE;
+}
+
+/* A header line (not empty): NULL when it is a name, a colon and a value,
+ * else what is wrong with it. lws files a name with whitespace as an
+ * unknown header and runs a line without a colon into the next one's name. */
+static const char *field_line_fault(const char *l, size_t len)
+{
+	if (is_ows(l[0]))
+		return "a folded header line";
+	const char *colon = memchr(l, ':', len);
+	if (!colon)
+		return "a header line without a colon";
+	if (colon == l)
+		return "a header line without a name";
+	for (const char *p = l; p < colon; p++)
+		if (is_ows(*p))
+			return "whitespace in a header name or before its colon";
+	return NULL;
+}
+
+/* Checks the whole lines of the n bytes in buf that s has not checked yet:
+ * HEAD_MORE until the head's empty line, HEAD_PASS at it (or for no request
+ * line we check), HEAD_REFUSE with the status and why. */
+static enum head_verdict head_check(struct head_scan *s, const char *buf, size_t n, int *status, const char **why)
+{
+	while (s->at < n) {
+		const char *l = buf + s->at;
+		const char *nl = memchr(l, '\n', n - s->at);
+		if (!nl)
+			return HEAD_MORE;
+		size_t len = (size_t)(nl - l);
+		s->at += len + 1;
+		if (len && l[len - 1] == '\r')
+			len--;
+		if (!s->line_seen) {
+			s->line_seen = true;
+			enum head_verdict v = check_request_line(l, len, status, why);
+			if (v != HEAD_MORE)
+				return v;
+			continue;
+		}
+		if (!len) {
+			s->head_len = s->at;
+			return HEAD_PASS;
+		}
+		const char *fault = field_line_fault(l, len);
+		if (fault) {
+			*status = 400;
+			*why = fault;
+			return HEAD_REFUSE;
+		}
+	}
+	return HEAD_MORE;
+}
+
+#if EV_MAXPRI == EV_MINPRI
+#error "libev without watcher priorities: the head check must run before lws reads"
+#endif
+
+/* The loop lws runs on (main.c: libev's default loop). */
+static struct ev_loop *loop(void)
+{
+	return ev_default_loop(0);
+}
+
+/* Bytes read from fd so far (by lws: the bridge only peeks), or -1. */
+static int64_t consumed(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int inq = 0;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received) ||
+	    ioctl(fd, SIOCINQ, &inq) != 0)
+		return -1;
+	return (int64_t)ti.tcpi_bytes_received - inq;
+}
+
+static struct http_peer *peer_of(struct lws *wsi)
+{
+	struct http_peer *p = lws_get_opaque_user_data(wsi);
+	return p && p->wsi == wsi ? p : NULL;
+}
+
+static int set_rcvlowat(int fd, size_t n)
+{
+	int v = (int)n;
+	return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
+}
+
+/* lws reads the request from here on. */
+static void peer_release(struct http_peer *p)
+{
+	if (p->watching) {
+		ev_io_stop(loop(), &p->readable);
+		p->watching = false;
+	}
+	if (p->holding) {
+		p->holding = false;
+		set_rcvlowat(p->fd, 1);
+		lws_rx_flow_control(p->wsi, 1);
+	}
+}
+
+/* Waits for more of the head: lws reads nothing meanwhile, and the socket
+ * wakes us only once more than have bytes are there (or at its end). Not
+ * while lws still sends the last answer: it would not go on meanwhile. */
+static void peer_hold(struct http_peer *p, size_t have)
+{
+	if (lws_partial_buffered(p->wsi) || set_rcvlowat(p->fd, have + 1) != 0) {
+		peer_release(p);
+		return;
+	}
+	if (!p->holding) {
+		p->holding = true;
+		lws_rx_flow_control(p->wsi, 0);
+	}
+}
+
+/* Answers a head lws would drop or misread, itself: lws has read none of it,
+ * holds nothing before it, and sends nothing meanwhile. What came is read
+ * and dropped (closing over unread bytes would reset the connection under
+ * the answer), the answer goes out with Connection: close, and lws closes
+ * the connection. */
+static void peer_refuse(struct http_peer *p, int status, const char *why)
+{
+	char scratch[EDGE_HTTP_HEADER_MAX], out[HTTP_REFUSAL_MAX];
+	if (lws_partial_buffered(p->wsi)) {
+		peer_release(p); /* the last answer is still going out: not between its bytes */
+		return;
+	}
+	if (p->watching) {
+		ev_io_stop(loop(), &p->readable);
+		p->watching = false;
+	}
+	if (!p->holding) {
+		p->holding = true;
+		lws_rx_flow_control(p->wsi, 0);
+	}
+	for (size_t got = 0; got < HTTP_DRAIN_MAX;) {
+		ssize_t r = recv(p->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	size_t blen = 0;
+	char *body = error_body(status, why, &blen);
+	int n = snprintf(out, sizeof(out),
+			 "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
+			 "cache-control: no-store\r\nconnection: close\r\n\r\n%.*s",
+			 status, status == 404 ? "Not Found" : "Bad Request", body ? blen : 0,
+			 body ? (int)blen : 0, body ? body : "");
+	free(body);
+	if (n > 0 && (size_t)n < sizeof(out) && send(p->fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
+		p->e->metrics.http_status[status / 100]++;
+	shutdown(p->fd, SHUT_WR);
+	p->e->metrics.http_requests++;
+	log_info("request refused before it was parsed (%d): %s", status, why);
+	lws_set_timeout(p->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* The socket has bytes lws has not read: the head of a request, or more of
+ * it. It runs before lws's own watcher of the socket (EV_MAXPRI). */
+static void peer_look(struct ev_loop *lp, ev_io *w, int revents)
+{
+	struct http_peer *p = w->data;
+	char buf[HTTP_HEAD_PEEK_MAX];
+	ssize_t n = recv(p->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0 || (size_t)n == p->peeked) {
+		peer_release(p); /* its end, or an error: lws reads what there is and closes */
+		return;
+	}
+	if (!p->started) {
+		p->started = true;
+		p->req_start_ms = ids_mono_ms();
+	}
+	if (!p->aligned) {
+		peer_release(p); /* these bytes may follow a request lws holds: lws's alone */
+		return;
+	}
+	p->peeked = (size_t)n;
+	int status = 0;
+	const char *why = NULL;
+	switch (head_check(&p->scan, buf, (size_t)n, &status, &why)) {
+	case HEAD_REFUSE:
+		peer_refuse(p, status, why);
+		return;
+	case HEAD_PASS:
+		peer_release(p);
+		return;
+	case HEAD_MORE:
+		if ((size_t)n == sizeof(buf))
+			peer_release(p); /* over lws's header space: lws refuses it itself */
+		else
+			peer_hold(p, (size_t)n);
+		return;
+	}
+}
+
+/* Watches for the head of the connection's next request; first: the
+ * connection's first, whose clock runs from the accept. */
+static void peer_watch(struct http_peer *p, bool first)
+{
+	int64_t now = first ? 0 : consumed(p->fd);
+	p->aligned = first || (now >= 0 && now == p->req_end);
+	p->since = now;
+	p->req_end = -1;
+	p->started = first;
+	p->req_start_ms = ids_mono_ms();
+	p->peeked = 0;
+	memset(&p->scan, 0, sizeof(p->scan));
+	if (!p->watching) {
+		ev_io_start(loop(), &p->readable);
+		p->watching = true;
+	}
+}
+
+/* After a transaction, on a connection kept open. Until the next request's
+ * first byte shows, its clock runs from now: a request lws had read ahead
+ * reaches LWS_CALLBACK_HTTP without our look. */
+static void peer_watch_next(struct lws *wsi)
+{
+	struct http_peer *p = peer_of(wsi);
+	if (p)
+		peer_watch(p, false);
+}
+
+/* The request reached LWS_CALLBACK_HTTP: lws has its head. Returns whether
+ * lws had read it ahead, with the one before; *begun is when it began. */
+static bool peer_request(struct lws *wsi, int64_t *begun)
+{
+	struct http_peer *p = peer_of(wsi);
+	if (!p)
+		return false;
+	int64_t now = consumed(p->fd);
+	bool read_ahead = now >= 0 && now == p->since;
+	peer_release(p);
+	*begun = p->req_start_ms;
+	return read_ahead;
+}
+
+/* Where the request ends on the socket, its head's length seen there and
+ * its body's known: the next one starts there when nothing more was read. */
+static void peer_request_length(struct lws *wsi, int64_t clen)
+{
+	struct http_peer *p = peer_of(wsi);
+	if (p && p->aligned && p->scan.head_len)
+		p->req_end = p->since + (int64_t)p->scan.head_len + (clen > 0 ? clen : 0);
+}
+
+static int peer_new(struct edge *e, struct lws *wsi)
+{
+	int fd = (int)lws_get_socket_fd(wsi);
+	if (fd < 0)
+		return 0;
+	struct http_peer *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -1;
+	p->wsi = wsi;
+	p->e = e;
+	p->fd = fd;
+	ev_io_init(&p->readable, peer_look, p->fd, EV_READ);
+	ev_set_priority(&p->readable, EV_MAXPRI);
+	p->readable.data = p;
+	lws_set_opaque_user_data(wsi, p);
+	peer_watch(p, true);
+	return 0;
+}
+
+/* live: the connection goes on (an upgrade), else it is gone (its socket
+ * closed already): only our watcher is stopped. */
+static void peer_free(struct lws *wsi, bool live)
+{
+	struct http_peer *p = peer_of(wsi);
+	if (!p)
+		return;
+	if (live) {
+		peer_release(p);
+	} else if (p->watching) {
+		ev_io_stop(loop(), &p->readable);
+	}
+	lws_set_opaque_user_data(wsi, NULL);
+	free(p);
+}
+
+/* --- the callback -------------------------------------------------------- */
+
+static void body_late(lws_sorted_usec_list_t *sul)
+{
+	struct http_txn *t = lws_container_of(sul, struct http_txn, sul_body);
+	struct edge *e = edge_of(t->conn->wsi);
+	char why[96];
+	if (!t->body_wait)
+		return;
+	snprintf(why, sizeof(why), "the request was not complete within %d s", e->cfg.handshake_timeout_s);
+	refuse(e, t, 408, why);
+}
+
+/* A WebSocket (or h2c) upgrade: framed as any request, and with no body.
+ * From here on the connection is no HTTP peer of ours. */
+static int confirm_upgrade(struct edge *e, struct lws *wsi)
+{
+	int64_t clen;
+	const char *why = NULL;
+	peer_free(wsi, true);
+	int status = framing_check(wsi, &clen, &why);
+	if ((!status && clen > 0) || status == 411) {
+		status = 400;
+		why = "an upgrade request has no body";
+	}
+	if (!status)
+		return 0;
+	size_t blen = 0;
+	char *body = error_body(status, why, &blen);
+	e->metrics.http_requests++;
+	log_info("upgrade refused (%d): %s", status, why);
+	emit(wsi, e, status, "application/json", body, body ? blen : 0, NULL, false, true);
+	free(body);
+	return -1;
+}
+
+/* Answers now, from LWS_CALLBACK_HTTP, and has lws close the connection: for
+ * a request lws had read ahead and would read a body for. lws 4.1 reads
+ * that body from its buffer's start (the request's own head), then calls
+ * its completion over and over in a loop that never returns while bytes
+ * remain (and frees the connection twice if the completion says close). */
+static int refuse_now(struct edge *e, struct lws *wsi, struct ws_conn *c, int status, const char *why)
+{
+	struct http_txn *t = c->http;
+	size_t blen = 0;
+	char *body = error_body(status, why, &blen);
+	e->metrics.http_requests++;
+	log_info("%s %s refused %d: %s", method_name(t->method), t->path, status, why);
+	emit(wsi, e, status, "application/json", body, body ? blen : 0, t->origin, false, true);
+	free(body);
+	txn_free(t);
+	c->http = NULL;
+	return -1;
+}
+
+static int on_request(struct edge *e, struct lws *wsi, struct ws_conn *c, const char *uri)
+{
+	if (!c)
+		return -1;
+	if (c->http) {
+		requests_cancel(e, c->http->req_key);
+		txn_free(c->http);
+	}
+	memset(c, 0, sizeof(*c));
+	c->wsi = wsi;
+	struct http_txn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -1;
+	c->http = t;
+	t->conn = c;
+	t->started_ms = ids_mono_ms();
+	t->method = method_of(wsi);
+	snprintf(t->path, sizeof(t->path), "%s", uri);
+	if (lws_hdr_copy(wsi, t->origin, sizeof(t->origin), WSI_TOKEN_ORIGIN) <= 0)
+		t->origin[0] = '\0';
+
+	int64_t begun = t->started_ms;
+	bool read_ahead = peer_request(wsi, &begun);
+	int64_t clen;
+	const char *why = NULL;
+	int status = framing_check(wsi, &clen, &why);
+	if (read_ahead && (status || clen > 0))
+		return refuse_now(e, wsi, c, status ? status : 503,
+				  status ? why : "a request with a body pipelined behind another is not taken: send it again");
+	if (status) {
+		refuse(e, t, status, why);
+		return 0;
+	}
+	peer_request_length(wsi, clen);
+	if (clen > EDGE_HTTP_BODY_MAX) {
+		t->too_large = true;
+		t->close = true; /* its body is not read */
+		return dispatch(e, wsi, c);
+	}
+	if (clen < 0 && body_unbounded(wsi))
+		t->close = true;
+	if (clen <= 0)
+		return dispatch(e, wsi, c);
+	/* The body comes next, by the request's deadline: lws restarts its own
+	 * time-out at every byte of it. */
+	int64_t left = begun + (int64_t)e->cfg.handshake_timeout_s * 1000 - ids_mono_ms();
+	t->body_wait = true;
+	lws_sul_schedule(e->ctx, 0, &t->sul_body, body_late, (left > 0 ? left : 0) * LWS_US_PER_MS);
+	return 0;
+}
+
+/* lws 4.1 keeps a request in LRS_BODY until its transaction completes, and
+ * while it holds bytes past the body (a request pipelined behind it) it
+ * calls the body's completion again at each turn of the loop. (A request it
+ * had read ahead never gets here: refuse_now.) The connection ends here:
+ * with the answer if it is ready, else without it (the request to rules is
+ * cancelled as if the client had hung up). */
+static int pipelined_behind_body(struct lws *wsi, struct ws_conn *c)
+{
+	struct http_txn *t = c->http;
+	log_info("%s %s: a request pipelined behind its body: closing the connection %s",
+		 method_name(t->method), t->path, t->answered ? "after the answer" : "unanswered");
+	if (t->answered) {
+		t->close = true;
+		write_answer(wsi, c);
+	}
+	return -1;
 }
 
 int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -515,41 +1192,21 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	struct ws_conn *c = user;
 	struct edge *e = edge_of(wsi);
 	switch (reason) {
-	case LWS_CALLBACK_HTTP: {
-		if (!c)
-			return -1;
-		if (c->http) {
-			requests_cancel(e, c->http->req_key);
-			txn_free(c->http);
-		}
-		memset(c, 0, sizeof(*c));
-		c->wsi = wsi;
-		struct http_txn *t = calloc(1, sizeof(*t));
-		if (!t)
-			return -1;
-		c->http = t;
-		t->conn = c;
-		t->started_ms = ids_mono_ms();
-		t->method = method_of(wsi);
-		snprintf(t->path, sizeof(t->path), "%s", (const char *)in);
-		if (lws_hdr_copy(wsi, t->origin, sizeof(t->origin), WSI_TOKEN_ORIGIN) <= 0)
-			t->origin[0] = '\0';
-		char cl[32];
-		long clen = 0;
-		if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
-			clen = strtol(cl, NULL, 10);
-		if (clen > EDGE_HTTP_BODY_MAX) {
-			t->too_large = true;
-			return dispatch(e, wsi, c);
-		}
-		if ((t->method == M_POST || t->method == M_PUT) && clen > 0)
-			return 0; /* the body comes next */
-		return dispatch(e, wsi, c);
-	}
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		return peer_new(e, wsi);
+	case LWS_CALLBACK_WSI_DESTROY:
+		peer_free(wsi, false);
+		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return confirm_upgrade(e, wsi);
+	case LWS_CALLBACK_HTTP:
+		return on_request(e, wsi, c, in);
 	case LWS_CALLBACK_HTTP_BODY: {
 		struct http_txn *t = c ? c->http : NULL;
 		if (!t)
 			return -1;
+		if (t->dispatched)
+			return 0; /* answered already; closed after the answer */
 		if (t->body_len + len > EDGE_HTTP_BODY_MAX) {
 			t->too_large = true;
 			return 0;
@@ -562,12 +1219,22 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		t->body_len += len;
 		return 0;
 	}
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (!c || !c->http)
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+		struct http_txn *t = c ? c->http : NULL;
+		if (!t)
 			return -1;
-		return dispatch(e, wsi, c);
+		if (t->body_done)
+			return pipelined_behind_body(wsi, c);
+		t->body_done = true;
+		t->body_wait = false;
+		lws_sul_cancel(&t->sul_body);
+		return t->dispatched ? 0 : dispatch(e, wsi, c);
+	}
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		return transaction_done(wsi);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return c ? write_answer(wsi, c) : 0;
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL: /* lws frees c next */
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (c && c->http) {
 			requests_cancel(e, c->http->req_key);

@@ -232,7 +232,9 @@ int main(int argc, char **argv)
 	info.max_http_header_data = EDGE_HTTP_HEADER_MAX;
 	/* lws drops a connection whose request headers are not complete
 	 * timeout_secs_ah_idle after it opened (slow or silent clients), and
-	 * one whose HTTP body stalls for timeout_secs. */
+	 * one whose HTTP body stalls for timeout_secs; it restarts that at
+	 * every byte of a body, so http.c ends a request still incomplete
+	 * handshake_timeout_s after its start (408). */
 	info.timeout_secs_ah_idle = (unsigned int)e.cfg.handshake_timeout_s;
 	info.timeout_secs = (unsigned int)e.cfg.handshake_timeout_s;
 	info.keepalive_timeout = EDGE_HTTP_KEEPALIVE_S;
