@@ -21,10 +21,11 @@
 #include "jwt.h"
 #include "metrics.h"
 #include "mqtt.h"
+#include "topics.h"
 
 #define EDGE_MAX_ORIGINS 16
-#define EDGE_TOPIC_MAX 160
 #define EDGE_DEVICE_LEN 18           /* "d-" + 16 hex */
+#define EDGE_BRIDGE_ID_LEN 18        /* "b-" + 16 hex */
 #define EDGE_REFUSED_WINDOW_MS 10000 /* refused frames counted over this window */
 #define EDGE_REFUSED_MAX 100         /* ... and the socket closed (1008) beyond this */
 #define EDGE_HTTP_BODY_MAX (64 * 1024)
@@ -68,23 +69,22 @@ struct edge_cfg {
 	bool require_exp;
 };
 
+/* The parts of one bridge, wired by main.c. Each part owns its state
+ * behind its own opaque struct; this struct only holds them so that a
+ * callback that starts from a wsi (lws_context_user) finds them. */
 struct edge {
 	struct edge_cfg cfg;
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
-	struct mqtt_link *link;
-	struct lws *link_wsi;        /* the adopted broker descriptor, or NULL */
-	lws_sorted_usec_list_t sul_tick;
-	lws_sorted_usec_list_t sul_retry;
-	lws_sorted_usec_list_t sul_sweep;  /* ws.c: every EDGE_SWEEP_MS */
-	struct ws_conn *wait_head, *wait_tail; /* sockets not ready yet, oldest first (ws.c) */
-	char bridge_id[20];          /* "b-" + 16 hex */
-	char replies_topic[64];      /* svc/bridges/<id>/replies */
-	char presence_topic[64];     /* svc/presence/<id> */
-	struct hmap *topics;         /* topic -> struct sub (sessions.c) */
-	struct hmap *devices;        /* device id -> struct ws_conn (ws.c) */
-	struct hmap *requests;       /* "r:<n>" -> struct request (requests.c) */
-	uint64_t next_request;
+	struct broker *broker;       /* broker.c: the MQTT link */
+	struct subs *subs;           /* subs.c: counted subscriptions */
+	struct ask *ask;             /* ask.c: questions to rules */
+	struct presence *presence;   /* presence.c: reports to rules */
+	struct inbox *inbox;         /* inbox.c: what the broker delivers */
+	struct ws_hub *ws;           /* ws.c: the open sockets */
+	char bridge_id[EDGE_BRIDGE_ID_LEN + 1];
+	char replies_topic[TOPICS_MAX];  /* svc/bridges/<id>/replies */
+	char presence_topic[TOPICS_MAX]; /* svc/presence/<id> */
 	struct metrics metrics;
 	bool stopping;
 };
@@ -93,14 +93,5 @@ static inline struct edge *edge_of(struct lws *wsi)
 {
 	return lws_context_user(lws_get_context(wsi));
 }
-
-/* The protocol callbacks (ws.c routes HTTP to http.c). */
-int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
-int broker_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
-
-/* True when origin (may be NULL or empty: non-browser clients) may open
- * sockets and make CORS requests: the bridge's own origin (http(s)://<Host>
- * of this request) or one on the --allow-origin list ("*" allows all). */
-bool edge_origin_allowed(const struct edge *e, struct lws *wsi, const char *origin);
 
 #endif

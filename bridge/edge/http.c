@@ -35,12 +35,15 @@
 #include <ev.h>
 #include <openssl/crypto.h>
 
+#include "ask.h"
 #include "broker.h"
+#include "clock.h"
 #include "edge.h"
 #include "frames.h"
+#include "bounds.h"
 #include "log.h"
-#include "requests.h"
-#include "ws.h"
+#include "paths.h"
+#include "topics.h"
 
 #define HTTP_PATH_MAX 512
 #define HTTP_FIELD_MAX 256                       /* a Content-Length or Transfer-Encoding value we read */
@@ -68,8 +71,8 @@ struct http_txn {
 	size_t resp_len;
 	const char *content_type;
 	bool answered;
-	char req_key[REQUESTS_KEY_MAX];
-	struct ws_conn *conn;
+	char req_key[ASK_KEY_MAX];
+	struct http_conn *conn;
 	int64_t started_ms;
 };
 
@@ -202,6 +205,14 @@ static void refuse(struct edge *e, struct http_txn *t, int status, const char *w
 	answer_error(t, status, error_code(status), why);
 }
 
+static bool origin_ok(struct edge *e, struct lws *wsi, const char *origin)
+{
+	char host[HTTP_FIELD_MAX];
+	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
+		host[0] = '\0';
+	return paths_origin_allowed(origin, host, e->cfg.origins, e->cfg.norigins);
+}
+
 /* Writes a whole answer now: headers (CORS ones when origin is allowed;
  * Connection: close when close) and body. 0, or -1 when lws could not. */
 static int emit(struct lws *wsi, struct edge *e, int status, const char *type, const char *body, size_t len,
@@ -212,7 +223,7 @@ static int emit(struct lws *wsi, struct edge *e, int status, const char *type, c
 	if (lws_add_http_common_headers(wsi, (unsigned int)status, type ? type : "application/json",
 					(lws_filepos_t)len, &p, end))
 		return -1;
-	if (origin && origin[0] && edge_origin_allowed(e, wsi, origin)) {
+	if (origin && origin[0] && origin_ok(e, wsi, origin)) {
 		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
 						(const unsigned char *)origin, (int)strlen(origin), &p, end) ||
 		    lws_add_http_header_by_name(wsi, (const unsigned char *)"vary:", (const unsigned char *)"Origin", 6,
@@ -265,9 +276,9 @@ static int transaction_done(struct lws *wsi)
 	return 0;
 }
 
-static int write_answer(struct lws *wsi, struct ws_conn *c)
+static int write_answer(struct lws *wsi, struct http_conn *c)
 {
-	struct http_txn *t = c->http;
+	struct http_txn *t = c->txn;
 	struct edge *e = edge_of(wsi);
 	if (!t || !t->answered)
 		return 0;
@@ -275,10 +286,10 @@ static int write_answer(struct lws *wsi, struct ws_conn *c)
 		 t->close))
 		return -1;
 	log_debug("%s %s -> %d (%lld ms)", method_name(t->method), t->path, t->status,
-		  (long long)(ids_mono_ms() - t->started_ms));
+		  (long long)(clock_mono_ms() - t->started_ms));
 	bool close = t->close;
 	txn_free(t);
-	c->http = NULL;
+	c->txn = NULL;
 	return close ? -1 : transaction_done(wsi);
 }
 
@@ -294,7 +305,7 @@ static int user_of(struct lws *wsi, struct edge *e, struct jwt_claims *claims)
 	while (*tok == ' ')
 		tok++;
 	return jwt_verify(tok, strlen(tok), (const unsigned char *)e->cfg.jwt_secret, e->cfg.jwt_secret_len,
-			  ids_now_ms() / 1000, e->cfg.require_exp, claims) == JWT_OK ? 0 : -1;
+			  clock_now_ms() / 1000, e->cfg.require_exp, claims) == JWT_OK ? 0 : -1;
 }
 
 static bool api_key_ok(struct lws *wsi, struct edge *e)
@@ -313,7 +324,7 @@ static bool api_key_ok(struct lws *wsi, struct edge *e)
 
 /* --- routes -------------------------------------------------------------- */
 
-static void rules_answer(struct edge *e, void *arg, int status, json_t *body)
+static void rules_answer(void *arg, int status, json_t *body)
 {
 	struct http_txn *t = arg;
 	t->req_key[0] = '\0';
@@ -329,7 +340,7 @@ static void rules_answer(struct edge *e, void *arg, int status, json_t *body)
 
 static void ask_rules(struct edge *e, struct http_txn *t, json_t *req)
 {
-	if (requests_send(e, req, rules_answer, t, t->req_key) != 0)
+	if (ask_send(e->ask, req, rules_answer, t, t->req_key) != 0)
 		answer_error(t, 503, "unavailable", "broker unreachable");
 }
 
@@ -386,7 +397,7 @@ static void route_calls_list(struct edge *e, struct lws *wsi, struct http_txn *t
 		return;
 	}
 	char buf[128];
-	long limit = 20;
+	long limit = BOUNDS_HISTORY_DEFAULT;
 	const char *v = lws_get_urlarg_by_name(wsi, "limit=", buf, sizeof(buf));
 	if (v) {
 		char *endp = NULL;
@@ -395,8 +406,8 @@ static void route_calls_list(struct edge *e, struct lws *wsi, struct http_txn *t
 			answer_error(t, 400, "bad_request", "limit must be a positive integer");
 			return;
 		}
-		if (limit > 100)
-			limit = 100;
+		if (limit > BOUNDS_HISTORY_MAX)
+			limit = BOUNDS_HISTORY_MAX;
 	}
 	json_t *req = json_pack("{s:s, s:s, s:I}", "op", "calls.list", "user_id", who.user_id, "limit", (json_int_t)limit);
 	v = lws_get_urlarg_by_name(wsi, "before=", buf, sizeof(buf));
@@ -437,7 +448,7 @@ static void route_conversation(struct edge *e, struct lws *wsi, struct http_txn 
 	json_t *list = json_array();
 	size_t i;
 	json_t *m;
-	bool ok = json_is_array(members) && json_array_size(members) <= 10000;
+	bool ok = json_is_array(members) && json_array_size(members) <= BOUNDS_MEMBERS_MAX;
 	json_array_foreach(members, i, m) {
 		char uid[IDS_MAX + 1];
 		if (!ok || ids_from_json(m, uid) != 0) {
@@ -474,9 +485,10 @@ static void route_notification(struct edge *e, struct lws *wsi, struct http_txn 
 	size_t len = 0;
 	char *s = frame ? frames_dump(frame, &len) : NULL;
 	json_decref(frame);
-	char topic[EDGE_TOPIC_MAX];
-	snprintf(topic, sizeof(topic), "users/%s/notifications", uid);
-	int rc = s ? broker_publish(e, topic, s, len, NULL) : -1;
+	char topic[TOPICS_MAX];
+	int rc = s && !topics_build(TOPICS_USER_NOTIFICATIONS, uid, topic, sizeof(topic))
+			 ? broker_publish(e->broker, topic, s, len, NULL)
+			 : -1;
 	free(s);
 	if (rc != 0) {
 		answer_error(t, 503, "unavailable", "broker unreachable");
@@ -485,7 +497,7 @@ static void route_notification(struct edge *e, struct lws *wsi, struct http_txn 
 	answer_json(t, 202, json_pack("{s:s, s:b}", "user_id", uid, "queued", 1));
 }
 
-static void route_healthz_answer(struct edge *e, void *arg, int status, json_t *body)
+static void route_healthz_answer(void *arg, int status, json_t *body)
 {
 	struct http_txn *t = arg;
 	t->req_key[0] = '\0';
@@ -497,12 +509,12 @@ static void route_healthz_answer(struct edge *e, void *arg, int status, json_t *
 
 static void route_healthz(struct edge *e, struct http_txn *t)
 {
-	if (!broker_up(e)) {
+	if (!broker_up(e->broker)) {
 		answer_json(t, 503, json_pack("{s:s, s:s, s:s}", "status", "unavailable", "broker", "down", "rules",
 					      "unknown"));
 		return;
 	}
-	if (requests_send(e, json_pack("{s:s}", "op", "ping"), route_healthz_answer, t, t->req_key) != 0)
+	if (ask_send(e->ask, json_pack("{s:s}", "op", "ping"), route_healthz_answer, t, t->req_key) != 0)
 		answer_json(t, 503, json_pack("{s:s, s:s, s:s}", "status", "unavailable", "broker", "down", "rules",
 					      "unknown"));
 }
@@ -515,7 +527,7 @@ static void route_metrics(struct edge *e, struct http_txn *t)
 		answer_error(t, 503, "unavailable", "out of memory");
 		return;
 	}
-	size_t n = metrics_render(&e->metrics, broker_up(e), buf, cap);
+	size_t n = metrics_render(&e->metrics, broker_up(e->broker), buf, cap);
 	answer_raw(t, 200, "text/plain; version=0.0.4", buf, n);
 }
 
@@ -561,30 +573,9 @@ static int serve_static(struct edge *e, struct lws *wsi, struct http_txn *t, int
 }
 
 /* Splits "/prefix/<id>/" into id (copied), or returns -1. */
-static int path_id(const char *path, const char *prefix, char *out, size_t cap)
+static int dispatch(struct edge *e, struct lws *wsi, struct http_conn *c)
 {
-	size_t pl = strlen(prefix);
-	if (strncmp(path, prefix, pl))
-		return -1;
-	const char *id = path + pl;
-	size_t n = strcspn(id, "/");
-	if (n == 0 || n >= cap || (id[n] == '/' && id[n + 1]))
-		return -1;
-	memcpy(out, id, n);
-	out[n] = '\0';
-	return 0;
-}
-
-static bool path_is(const char *path, const char *want)
-{
-	size_t n = strlen(want);
-	/* with or without the trailing slash */
-	return !strcmp(path, want) || (want[n - 1] == '/' && strlen(path) == n - 1 && !strncmp(path, want, n - 1));
-}
-
-static int dispatch(struct edge *e, struct lws *wsi, struct ws_conn *c)
-{
-	struct http_txn *t = c->http;
+	struct http_txn *t = c->txn;
 	char id[128];
 	int rc = 0;
 	t->dispatched = true;
@@ -592,42 +583,42 @@ static int dispatch(struct edge *e, struct lws *wsi, struct ws_conn *c)
 	if (t->too_large) {
 		answer_error(t, 413, "too_large", "the body is over the limit");
 	} else if (t->method == M_OPTIONS) {
-		if (t->origin[0] && !edge_origin_allowed(e, wsi, t->origin))
+		if (t->origin[0] && !origin_ok(e, wsi, t->origin))
 			answer_error(t, 403, "forbidden", "origin not allowed");
 		else
 			answer_json(t, 204, NULL);
-	} else if (path_is(t->path, "/healthz")) {
+	} else if (paths_is(t->path, "/healthz")) {
 		route_healthz(e, t);
-	} else if (path_is(t->path, "/metrics")) {
+	} else if (paths_is(t->path, "/metrics")) {
 		route_metrics(e, t);
-	} else if (path_is(t->path, "/calls/initiate/")) {
+	} else if (paths_is(t->path, "/calls/initiate/")) {
 		if (t->method == M_POST)
 			route_initiate(e, wsi, t);
 		else
 			answer_error(t, 405, "method_not_allowed", "use POST");
-	} else if (path_is(t->path, "/calls/")) {
+	} else if (paths_is(t->path, "/calls/")) {
 		if (t->method == M_GET)
 			route_calls_list(e, wsi, t);
 		else
 			answer_error(t, 405, "method_not_allowed", "use GET");
-	} else if (!path_id(t->path, "/calls/", id, sizeof(id))) {
+	} else if (!paths_id(t->path, "/calls/", id, sizeof(id))) {
 		if (t->method == M_GET)
 			route_call_get(e, wsi, t, id);
 		else
 			answer_error(t, 405, "method_not_allowed", "use GET");
-	} else if (!path_id(t->path, "/api/conversations/", id, sizeof(id))) {
+	} else if (!paths_id(t->path, "/api/conversations/", id, sizeof(id))) {
 		if (t->method == M_PUT || t->method == M_DELETE)
 			route_conversation(e, wsi, t, id);
 		else
 			answer_error(t, 405, "method_not_allowed", "use PUT or DELETE");
-	} else if (path_is(t->path, "/api/notifications/")) {
+	} else if (paths_is(t->path, "/api/notifications/")) {
 		if (t->method == M_POST)
 			route_notification(e, wsi, t);
 		else
 			answer_error(t, 405, "method_not_allowed", "use POST");
 	} else if (serve_static(e, wsi, t, &rc)) {
 		txn_free(t);
-		c->http = NULL; /* before the transaction ends: lws frees c then */
+		c->txn = NULL; /* before the transaction ends: lws frees c then */
 		return rc < 0 ? -1 : rc > 0 ? transaction_done(wsi) : 0;
 	} else {
 		answer_error(t, 404, "not_found", "no such route");
@@ -952,7 +943,7 @@ static void peer_look(struct ev_loop *lp, ev_io *w, int revents)
 	}
 	if (!p->started) {
 		p->started = true;
-		p->req_start_ms = ids_mono_ms();
+		p->req_start_ms = clock_mono_ms();
 	}
 	if (!p->aligned) {
 		peer_release(p); /* these bytes may follow a request lws holds: lws's alone */
@@ -986,7 +977,7 @@ static void peer_watch(struct http_peer *p, bool first)
 	p->since = now;
 	p->req_end = -1;
 	p->started = first;
-	p->req_start_ms = ids_mono_ms();
+	p->req_start_ms = clock_mono_ms();
 	p->peeked = 0;
 	memset(&p->scan, 0, sizeof(p->scan));
 	if (!p->watching) {
@@ -1104,9 +1095,9 @@ static int confirm_upgrade(struct edge *e, struct lws *wsi)
  * that body from its buffer's start (the request's own head), then calls
  * its completion over and over in a loop that never returns while bytes
  * remain (and frees the connection twice if the completion says close). */
-static int refuse_now(struct edge *e, struct lws *wsi, struct ws_conn *c, int status, const char *why)
+static int refuse_now(struct edge *e, struct lws *wsi, struct http_conn *c, int status, const char *why)
 {
-	struct http_txn *t = c->http;
+	struct http_txn *t = c->txn;
 	size_t blen = 0;
 	char *body = error_body(status, why, &blen);
 	e->metrics.http_requests++;
@@ -1114,26 +1105,26 @@ static int refuse_now(struct edge *e, struct lws *wsi, struct ws_conn *c, int st
 	emit(wsi, e, status, "application/json", body, body ? blen : 0, t->origin, false, true);
 	free(body);
 	txn_free(t);
-	c->http = NULL;
+	c->txn = NULL;
 	return -1;
 }
 
-static int on_request(struct edge *e, struct lws *wsi, struct ws_conn *c, const char *uri)
+static int on_request(struct edge *e, struct lws *wsi, struct http_conn *c, const char *uri)
 {
 	if (!c)
 		return -1;
-	if (c->http) {
-		requests_cancel(e, c->http->req_key);
-		txn_free(c->http);
+	if (c->txn) {
+		ask_cancel(e->ask, c->txn->req_key);
+		txn_free(c->txn);
 	}
 	memset(c, 0, sizeof(*c));
 	c->wsi = wsi;
 	struct http_txn *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -1;
-	c->http = t;
+	c->txn = t;
 	t->conn = c;
-	t->started_ms = ids_mono_ms();
+	t->started_ms = clock_mono_ms();
 	t->method = method_of(wsi);
 	snprintf(t->path, sizeof(t->path), "%s", uri);
 	if (lws_hdr_copy(wsi, t->origin, sizeof(t->origin), WSI_TOKEN_ORIGIN) <= 0)
@@ -1163,7 +1154,7 @@ static int on_request(struct edge *e, struct lws *wsi, struct ws_conn *c, const 
 		return dispatch(e, wsi, c);
 	/* The body comes next, by the request's deadline: lws restarts its own
 	 * time-out at every byte of it. */
-	int64_t left = begun + (int64_t)e->cfg.handshake_timeout_s * 1000 - ids_mono_ms();
+	int64_t left = begun + (int64_t)e->cfg.handshake_timeout_s * 1000 - clock_mono_ms();
 	t->body_wait = true;
 	lws_sul_schedule(e->ctx, 0, &t->sul_body, body_late, (left > 0 ? left : 0) * LWS_US_PER_MS);
 	return 0;
@@ -1175,9 +1166,9 @@ static int on_request(struct edge *e, struct lws *wsi, struct ws_conn *c, const 
  * had read ahead never gets here: refuse_now.) The connection ends here:
  * with the answer if it is ready, else without it (the request to rules is
  * cancelled as if the client had hung up). */
-static int pipelined_behind_body(struct lws *wsi, struct ws_conn *c)
+static int pipelined_behind_body(struct lws *wsi, struct http_conn *c)
 {
-	struct http_txn *t = c->http;
+	struct http_txn *t = c->txn;
 	log_info("%s %s: a request pipelined behind its body: closing the connection %s",
 		 method_name(t->method), t->path, t->answered ? "after the answer" : "unanswered");
 	if (t->answered) {
@@ -1187,9 +1178,8 @@ static int pipelined_behind_body(struct lws *wsi, struct ws_conn *c)
 	return -1;
 }
 
-int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+int http_callback(struct lws *wsi, enum lws_callback_reasons reason, struct http_conn *c, void *in, size_t len)
 {
-	struct ws_conn *c = user;
 	struct edge *e = edge_of(wsi);
 	switch (reason) {
 	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
@@ -1202,7 +1192,7 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_HTTP:
 		return on_request(e, wsi, c, in);
 	case LWS_CALLBACK_HTTP_BODY: {
-		struct http_txn *t = c ? c->http : NULL;
+		struct http_txn *t = c ? c->txn : NULL;
 		if (!t)
 			return -1;
 		if (t->dispatched)
@@ -1220,7 +1210,7 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	}
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-		struct http_txn *t = c ? c->http : NULL;
+		struct http_txn *t = c ? c->txn : NULL;
 		if (!t)
 			return -1;
 		if (t->body_done)
@@ -1236,13 +1226,13 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return c ? write_answer(wsi, c) : 0;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL: /* lws frees c next */
 	case LWS_CALLBACK_CLOSED_HTTP:
-		if (c && c->http) {
-			requests_cancel(e, c->http->req_key);
-			txn_free(c->http);
-			c->http = NULL;
+		if (c && c->txn) {
+			ask_cancel(e->ask, c->txn->req_key);
+			txn_free(c->txn);
+			c->txn = NULL;
 		}
 		return 0;
 	default:
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
+		return lws_callback_http_dummy(wsi, reason, c, in, len);
 	}
 }

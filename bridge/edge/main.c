@@ -11,13 +11,19 @@
 
 #include <ev.h>
 
+#include "ask.h"
 #include "broker.h"
+#include "clock.h"
 #include "edge.h"
+#include "inbox.h"
 #include "log.h"
-#include "requests.h"
+#include "presence.h"
 #include "secret.h"
-#include "sessions.h"
+#include "server.h"
+#include "subs.h"
 #include "ws.h"
+
+#define BROKER_KEEPALIVE_S 15   /* MQTT keep-alive: a dead broker is noticed within 1.5x this */
 
 /* Shutdown, driven by the loop: SIGTERM/SIGINT close every socket with
  * 1001, then the loop runs until they are gone (or EDGE_SHUTDOWN_FLUSH_MS
@@ -33,7 +39,7 @@ struct shutdown {
 static void shutdown_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct shutdown *s = w->data;
-	if (!hmap_count(s->e->devices) || ids_mono_ms() >= s->until) {
+	if (!ws_hub_count(s->e->ws) || clock_mono_ms() >= s->until) {
 		ev_timer_stop(loop, w);
 		ev_break(loop, EVBREAK_ALL);
 	}
@@ -45,9 +51,9 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	if (s->e->stopping)
 		return;
 	s->e->stopping = true;
-	log_info("shutting down (signal %d): closing %zu sockets with 1001", w->signum, hmap_count(s->e->devices));
-	ws_close_all(s->e);
-	s->until = ids_mono_ms() + EDGE_SHUTDOWN_FLUSH_MS;
+	log_info("shutting down (signal %d): closing %zu sockets with 1001", w->signum, ws_hub_count(s->e->ws));
+	ws_close_all(s->e->ws);
+	s->until = clock_mono_ms() + EDGE_SHUTDOWN_FLUSH_MS;
 	ev_timer_start(loop, &s->poll);
 }
 
@@ -178,6 +184,121 @@ bad:
 	return 2;
 }
 
+/* --- wiring: callbacks go up, calls go down ------------------------------ */
+
+static bool link_up(void *user)
+{
+	return broker_up(user);
+}
+
+static int link_subscribe(void *user, const char *topic, int *mid)
+{
+	return broker_subscribe(user, topic, mid);
+}
+
+static int link_unsubscribe(void *user, const char *topic)
+{
+	return broker_unsubscribe(user, topic);
+}
+
+static void first_socket(void *user, const char *topic)
+{
+	presence_changed(user, topic, true);
+}
+
+static void last_socket(void *user, const char *topic)
+{
+	presence_changed(user, topic, false);
+}
+
+/* Subscribes again whether or not the broker kept the session: a
+ * re-SUBSCRIBE replaces the old one, and the session may be gone (a broker
+ * that lost its state, an expiry). Frames the session queued arrive first
+ * and go to the sockets that are still open. */
+static void on_broker_up(void *user)
+{
+	struct edge *e = user;
+	broker_subscribe(e->broker, e->replies_topic, NULL);
+	broker_subscribe(e->broker, TOPICS_RULES_HELLO, NULL);
+	subs_link_up(e->subs);
+	presence_snapshot(e->presence);
+}
+
+static void on_broker_down(void *user)
+{
+	struct edge *e = user;
+	subs_link_down(e->subs);
+}
+
+static void on_broker_message(void *user, const char *topic, const void *payload, size_t len,
+			      const mosquitto_property *props)
+{
+	struct edge *e = user;
+	inbox_message(e->inbox, topic, payload, len, props);
+}
+
+static void on_broker_subscribed(void *user, int mid, int granted_qos)
+{
+	struct edge *e = user;
+	subs_subscribed(e->subs, mid, granted_qos);
+}
+
+/* Makes the parts and connects them; 0, or -1 (logged). */
+static int wire(struct edge *e)
+{
+	struct mqtt_cfg mc = {
+		.host = e->cfg.mqtt_host,
+		.port = e->cfg.mqtt_port,
+		.client_id = e->bridge_id,
+		.username = e->cfg.service_secret ? "svc:bridge" : NULL,
+		.password = e->cfg.service_secret,
+		.keepalive_s = BROKER_KEEPALIVE_S,
+		/* A persistent session: frames published for our sockets while
+		 * the link is down (a broker restart, rules routing its backlog
+		 * before we are back) wait in the broker instead of being lost. */
+		.persistent = true,
+		.session_expiry_s = EDGE_SESSION_EXPIRY_S,
+		.will_topic = e->presence_topic,
+		.will_payload = PRESENCE_GONE,
+	};
+	struct broker_cbs bc = {
+		.on_up = on_broker_up,
+		.on_down = on_broker_down,
+		.on_message = on_broker_message,
+		.on_subscribed = on_broker_subscribed,
+	};
+	e->broker = broker_new(e->ctx, e->vh, &mc, &bc, e, &e->metrics);
+	if (!e->broker)
+		return -1;
+	struct subs_broker sb = {e->broker, link_up, link_subscribe, link_unsubscribe};
+	e->subs = subs_new(&sb, NULL);
+	e->presence = e->subs ? presence_new(e->broker, e->subs, e->presence_topic) : NULL;
+	struct subs_hooks hooks = {e->presence, first_socket, last_socket};
+	if (!e->presence)
+		goto fail;
+	subs_set_hooks(e->subs, &hooks);
+	e->ask = ask_new(e->ctx, e->broker, &e->metrics, e->replies_topic, e->cfg.request_timeout_ms);
+	e->ws = ws_hub_new(e);
+	if (!e->ask || !e->ws)
+		goto fail;
+	struct inbox_cfg ic = {
+		.replies_topic = e->replies_topic,
+		.ask = e->ask,
+		.subs = e->subs,
+		.presence = e->presence,
+		.metrics = &e->metrics,
+		.to_socket = ws_to_device,
+		.user = e->ws,
+	};
+	e->inbox = inbox_new(&ic);
+	if (!e->inbox)
+		goto fail;
+	return 0;
+fail:
+	log_error("%s: out of memory", __func__);
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct edge e;
@@ -205,16 +326,14 @@ int main(int argc, char **argv)
 
 	e.bridge_id[0] = 'b';
 	e.bridge_id[1] = '-';
-	ids_random_hex(e.bridge_id + 2, 16);
-	snprintf(e.replies_topic, sizeof(e.replies_topic), "svc/bridges/%s/replies", e.bridge_id);
-	snprintf(e.presence_topic, sizeof(e.presence_topic), "svc/presence/%s", e.bridge_id);
-	e.devices = hmap_new();
-	if (!e.devices || sessions_init(&e) || requests_init(&e))
+	ids_random_hex(e.bridge_id + 2, EDGE_BRIDGE_ID_LEN - 2);
+	if (topics_build(TOPICS_BRIDGE_REPLIES, e.bridge_id, e.replies_topic, sizeof(e.replies_topic)) ||
+	    topics_build(TOPICS_PRESENCE, e.bridge_id, e.presence_topic, sizeof(e.presence_topic)))
 		return 1;
 
 	static const struct lws_protocols protocols[] = {
-		{"ringmq", ws_callback, sizeof(struct ws_conn), EDGE_RX_BUF, 0, NULL, 0},
-		{"ringmq-broker", broker_callback, 0, 0, 0, NULL, 0},
+		{SERVER_PROTOCOL, server_callback, sizeof(struct server_pss), EDGE_RX_BUF, 0, NULL, 0},
+		{BROKER_PROTOCOL, broker_callback, 0, 0, 0, NULL, 0},
 		{NULL, NULL, 0, 0, 0, NULL, 0},
 	};
 	/* No lws validity timers: lws re-inserts one per socket into a sorted
@@ -267,24 +386,28 @@ int main(int argc, char **argv)
 	ev_timer_init(&sd.poll, shutdown_poll, EDGE_SHUTDOWN_POLL_MS / 1000.0, EDGE_SHUTDOWN_POLL_MS / 1000.0);
 	sd.poll.data = &sd;
 
-	if (broker_start(&e) != 0) {
+	if (wire(&e) != 0 || broker_start(e.broker) != 0) {
 		lws_context_destroy(e.ctx);
 		return 1;
 	}
-	ws_sweep_start(&e);
+	ws_hub_start(e.ws);
 	log_info("ringmq-bridge %s listening on http://%s:%d (broker %s:%d, %s)", e.bridge_id, e.cfg.listen,
 		 e.cfg.port, e.cfg.mqtt_host, e.cfg.mqtt_port, ev_backend(sd.loop) == EVBACKEND_EPOLL ? "epoll" : "libev");
 
 	ev_run(sd.loop, 0);
 
-	broker_stop(&e);
+	ws_close_all(e.ws); /* stops the sweep (and closes what SIGTERM did not) */
+	presence_goodbye(e.presence);
+	broker_stop(e.broker);
 	ev_signal_stop(sd.loop, &sd.sigterm);
 	ev_signal_stop(sd.loop, &sd.sigint);
 	lws_context_destroy(e.ctx);
-	requests_free(&e);
-	sessions_free(&e);
-	hmap_free(e.devices);
-	mqtt_link_free(e.link);
+	inbox_free(e.inbox);
+	presence_free(e.presence);
+	ask_free(e.ask);
+	subs_free(e.subs);
+	ws_hub_free(e.ws);
+	broker_free(e.broker);
 	free(e.cfg.jwt_secret);
 	free(e.cfg.api_key);
 	free(e.cfg.service_secret);

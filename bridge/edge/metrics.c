@@ -36,7 +36,7 @@ static void put(struct out *o, const char *fmt, ...)
 		o->len += (size_t)n < o->cap - o->len ? (size_t)n : o->cap - o->len - 1;
 }
 
-size_t metrics_render(const struct metrics *m, int broker_up, char *buf, size_t cap)
+size_t metrics_render(const struct metrics *m, int link_is_up, char *buf, size_t cap)
 {
 	struct out o = {buf, cap, 0};
 	static const char *const kinds[2] = {"notifications", "chat"};
@@ -70,7 +70,7 @@ size_t metrics_render(const struct metrics *m, int broker_up, char *buf, size_t 
 	    (unsigned long long)m->rules_latency[METRICS_BUCKETS]);
 	put(&o, "ringmq_rules_request_seconds_sum %.6f\n", m->rules_latency_sum);
 	put(&o, "ringmq_rules_request_seconds_count %llu\n", (unsigned long long)m->rules_latency[METRICS_BUCKETS]);
-	put(&o, "# TYPE ringmq_broker_up gauge\nringmq_broker_up %d\n", broker_up);
+	put(&o, "# TYPE ringmq_broker_up gauge\nringmq_broker_up %d\n", link_is_up);
 	put(&o, "# TYPE ringmq_broker_reconnects_total counter\nringmq_broker_reconnects_total %llu\n",
 	    (unsigned long long)m->broker_reconnects);
 	return o.len;

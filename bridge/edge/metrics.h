@@ -28,6 +28,6 @@ struct metrics {
 
 void metrics_rules_latency(struct metrics *m, double ms);
 /* Writes the Prometheus text into buf (at most cap); returns the length. */
-size_t metrics_render(const struct metrics *m, int broker_up, char *buf, size_t cap);
+size_t metrics_render(const struct metrics *m, int link_is_up, char *buf, size_t cap);
 
 #endif

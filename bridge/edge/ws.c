@@ -1,107 +1,79 @@
 /* ws: WebSocket sockets of web clients, from handshake to close.
  *
  * A socket is authenticated at ESTABLISHED (close 4401 on a bad token),
- * then (chat sockets) its membership is asked of rules (close 4403), then
- * it joins its topic's subscription (sessions.c) and gets connection.ack
- * once the broker acknowledged it. Frames in are size-checked, rate-limited,
- * decoded (frames.c) and published for rules; frames out go through a
- * bounded queue of shared messages. */
+ * then (chat sockets) its membership is asked of rules (ask.c; close 4403),
+ * then it joins its topic's subscription (subs.c) and gets connection.ack
+ * once the broker acknowledged it. Frames in are size-checked, rate-limited
+ * (bucket.c), decoded (frames.c) and published for rules; frames out go
+ * through a bounded queue of shared messages (sendq.c). Every close the
+ * bridge starts sends its Close frame and reads until the peer's. */
 #include "ws.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "frames.h"
-#include "http.h"
 #include "log.h"
-#include "requests.h"
-#include "sessions.h"
+#include "paths.h"
+#include "topics.h"
 
 /* lws 4.1 keeps the Close opcode of lws_write() private (its public enum
  * leaves 4 out, "handled by lws_close_reason()"); send_close needs it. */
 #define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
 #define WS_CLOSE_REASON_MAX 123 /* a control frame's 125 bytes less the code */
+#define WS_HEADER_MAX 256       /* a path or Origin we look at */
+#define WS_FIRST_RX 1024        /* first size of a fragmented frame's buffer */
 
 static const char *const ws_features[] = {"ice", "call.accepted", "history", "ping", "msg_id"};
 
-struct outmsg *outmsg_new(const void *data, size_t len)
+struct ws_hub {
+	struct edge *e;
+	struct hmap *devices;      /* device id -> struct ws_conn */
+	lws_dll2_owner_t waiting;  /* sockets not ready yet, oldest first */
+	lws_sorted_usec_list_t sul_sweep;
+};
+
+static void on_sub_ready(struct subs_member *m);
+static void on_sub_refused(struct subs_member *m);
+static void on_sub_deliver(struct subs_member *m, struct outmsg *msg);
+
+static const struct subs_member_ops member_ops = {
+	.ready = on_sub_ready,
+	.refused = on_sub_refused,
+	.deliver = on_sub_deliver,
+};
+
+struct ws_hub *ws_hub_new(struct edge *e)
 {
-	struct outmsg *m = malloc(sizeof(*m) + LWS_PRE + len);
-	if (!m)
+	struct ws_hub *h = calloc(1, sizeof(*h));
+	if (!h)
 		return NULL;
-	m->refs = 1;
-	m->len = len;
-	memcpy(m->buf + LWS_PRE, data, len);
-	return m;
-}
-
-void outmsg_unref(struct outmsg *m)
-{
-	if (m && --m->refs == 0)
-		free(m);
-}
-
-bool edge_origin_allowed(const struct edge *e, struct lws *wsi, const char *origin)
-{
-	char host[256];
-	if (!origin || !*origin)
-		return true; /* not a browser */
-	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) > 0) {
-		const char *rest = !strncmp(origin, "http://", 7) ? origin + 7 : !strncmp(origin, "https://", 8) ? origin + 8 : NULL;
-		if (rest && !strcasecmp(rest, host))
-			return true;
+	h->e = e;
+	h->devices = hmap_new();
+	if (!h->devices) {
+		free(h);
+		return NULL;
 	}
-	for (int i = 0; i < e->cfg.norigins; i++)
-		if (!strcmp(e->cfg.origins[i], "*") || !strcmp(origin, e->cfg.origins[i]))
-			return true;
-	return false;
+	return h;
 }
 
-/* --- the send queue ------------------------------------------------------ */
-
-static int q_push(struct ws_conn *c, struct outmsg *m)
+void ws_hub_free(struct ws_hub *h)
 {
-	if (c->q_len == c->q_cap) {
-		size_t cap = c->q_cap ? c->q_cap * 2 : 8;
-		struct outmsg **q = malloc(cap * sizeof(*q));
-		if (!q)
-			return -1;
-		for (size_t i = 0; i < c->q_len; i++)
-			q[i] = c->q[(c->q_head + i) % c->q_cap];
-		free(c->q);
-		c->q = q;
-		c->q_cap = cap;
-		c->q_head = 0;
-	}
-	c->q[(c->q_head + c->q_len++) % c->q_cap] = m;
-	m->refs++;
-	c->q_bytes += m->len;
-	return 0;
+	if (!h)
+		return;
+	hmap_free(h->devices);
+	free(h);
 }
 
-static void q_pop(struct ws_conn *c)
+size_t ws_hub_count(const struct ws_hub *h)
 {
-	struct outmsg *m = c->q[c->q_head];
-	c->q_head = (c->q_head + 1) % c->q_cap;
-	c->q_len--;
-	c->q_bytes -= m->len;
-	outmsg_unref(m);
+	return hmap_count(h->devices);
 }
 
-static void q_clear(struct ws_conn *c)
-{
-	while (c->q_len)
-		q_pop(c);
-	free(c->q);
-	c->q = NULL;
-	c->q_cap = 0;
-}
+/* --- frames out, close ---------------------------------------------------- */
 
 /* Closes without waiting for the queue (slow readers): what is queued and
  * not yet handed to lws is dropped, and the close frame goes out as soon as
@@ -116,8 +88,21 @@ static void close_now(struct ws_conn *c, int code, const char *why)
 		return;
 	c->close_code = code;
 	c->close_why = why;
-	q_clear(c);
+	sendq_clear(&c->q);
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, EDGE_CLOSE_WAIT_S);
+	lws_callback_on_writable(c->wsi);
+}
+
+/* Closes with code after what is queued; safe from any callback. The Close
+ * frame goes out, then what the peer sends is read and dropped until its
+ * Close (or EDGE_CLOSE_WAIT_S), and only then is TCP closed: closing with
+ * unread input would reset the connection and lose what was sent. */
+static void ws_close(struct ws_conn *c, int code, const char *why)
+{
+	if (c->close_code)
+		return;
+	c->close_code = code;
+	c->close_why = why;
 	lws_callback_on_writable(c->wsi);
 }
 
@@ -144,12 +129,14 @@ static int send_close(struct ws_conn *c)
 	return 0;
 }
 
-void ws_send(struct ws_conn *c, struct outmsg *m)
+/* Queues m for c (takes a reference). A socket whose queue would pass the
+ * send-queue limit is closed with 1013. */
+static void ws_send(struct ws_conn *c, struct outmsg *m)
 {
 	struct edge *e = c->edge;
 	if (c->close_code)
 		return;
-	if (c->q_bytes + m->len > e->cfg.send_queue || q_push(c, m) != 0) {
+	if (c->q.bytes + m->len > e->cfg.send_queue || sendq_push(&c->q, m) != 0) {
 		e->metrics.closes_slow++;
 		log_warn("socket %s (user %s): send queue over %zu bytes, closing 1013", c->device_id, c->user_id,
 			 e->cfg.send_queue);
@@ -160,7 +147,8 @@ void ws_send(struct ws_conn *c, struct outmsg *m)
 	lws_callback_on_writable(c->wsi);
 }
 
-void ws_send_json(struct ws_conn *c, json_t *j)
+/* Serialises and queues j; steals the reference. */
+static void ws_send_json(struct ws_conn *c, json_t *j)
 {
 	size_t len = 0;
 	char *s = j ? frames_dump(j, &len) : NULL;
@@ -175,18 +163,15 @@ void ws_send_json(struct ws_conn *c, json_t *j)
 	}
 }
 
-void ws_close(struct ws_conn *c, int code, const char *why)
+void ws_to_device(void *user, const char *device_id, const void *payload, size_t len)
 {
-	if (c->close_code)
-		return;
-	c->close_code = code;
-	c->close_why = why;
-	lws_callback_on_writable(c->wsi);
-}
-
-struct ws_conn *ws_by_device(struct edge *e, const char *device_id)
-{
-	return hmap_get(e->devices, device_id);
+	struct ws_hub *h = user;
+	struct ws_conn *c = hmap_get(h->devices, device_id);
+	struct outmsg *m = c ? outmsg_new(payload, len) : NULL;
+	if (m) {
+		ws_send(c, m);
+		outmsg_unref(m);
+	}
 }
 
 static void close_going_away(const char *key, void *value, void *arg)
@@ -194,38 +179,24 @@ static void close_going_away(const char *key, void *value, void *arg)
 	ws_close(value, 1001, "server shutting down");
 }
 
-void ws_close_all(struct edge *e)
+void ws_close_all(struct ws_hub *h)
 {
-	hmap_each(e->devices, close_going_away, NULL);
+	lws_sul_cancel(&h->sul_sweep);
+	hmap_each(h->devices, close_going_away, NULL);
 }
 
-static void wait_add(struct edge *e, struct ws_conn *c)
+/* --- readiness and liveness ---------------------------------------------- */
+
+static void wait_add(struct ws_hub *h, struct ws_conn *c)
 {
-	c->ready_by = ids_mono_ms() + EDGE_READY_WAIT_MS;
-	c->wait_next = NULL;
-	c->wait_prev = e->wait_tail;
-	if (e->wait_tail)
-		e->wait_tail->wait_next = c;
-	else
-		e->wait_head = c;
-	e->wait_tail = c;
-	c->waiting = true;
+	c->ready_by = clock_mono_ms() + EDGE_READY_WAIT_MS;
+	lws_dll2_add_tail(&c->wait_node, &h->waiting);
 }
 
-static void wait_remove(struct edge *e, struct ws_conn *c)
+static void wait_remove(struct ws_conn *c)
 {
-	if (!c->waiting)
-		return;
-	if (c->wait_prev)
-		c->wait_prev->wait_next = c->wait_next;
-	else
-		e->wait_head = c->wait_next;
-	if (c->wait_next)
-		c->wait_next->wait_prev = c->wait_prev;
-	else
-		e->wait_tail = c->wait_prev;
-	c->wait_next = c->wait_prev = NULL;
-	c->waiting = false;
+	if (!lws_dll2_is_detached(&c->wait_node))
+		lws_dll2_remove(&c->wait_node);
 }
 
 static void check_idle(const char *key, void *value, void *arg)
@@ -247,29 +218,32 @@ static void check_idle(const char *key, void *value, void *arg)
 
 static void sweep(lws_sorted_usec_list_t *sul)
 {
-	struct edge *e = lws_container_of(sul, struct edge, sul_sweep);
-	int64_t now = ids_mono_ms();
-	while (e->wait_head && e->wait_head->ready_by <= now) {
-		struct ws_conn *c = e->wait_head;
-		wait_remove(e, c);
+	struct ws_hub *h = lws_container_of(sul, struct ws_hub, sul_sweep);
+	int64_t now = clock_mono_ms();
+	while (h->waiting.head) {
+		struct ws_conn *c = lws_container_of(h->waiting.head, struct ws_conn, wait_node);
+		if (c->ready_by > now)
+			break;
+		wait_remove(c);
 		log_warn("socket %s (user %s): not subscribed within %d ms, closing 1013", c->device_id, c->user_id,
 			 EDGE_READY_WAIT_MS);
 		ws_close(c, 1013, "service unavailable, try again");
 	}
-	hmap_each(e->devices, check_idle, &now);
-	lws_sul_schedule(e->ctx, 0, &e->sul_sweep, sweep, EDGE_SWEEP_MS * LWS_US_PER_MS);
+	hmap_each(h->devices, check_idle, &now);
+	lws_sul_schedule(h->e->ctx, 0, &h->sul_sweep, sweep, EDGE_SWEEP_MS * LWS_US_PER_MS);
 }
 
-void ws_sweep_start(struct edge *e)
+void ws_hub_start(struct ws_hub *h)
 {
-	lws_sul_schedule(e->ctx, 0, &e->sul_sweep, sweep, EDGE_SWEEP_MS * LWS_US_PER_MS);
+	lws_sul_schedule(h->e->ctx, 0, &h->sul_sweep, sweep, EDGE_SWEEP_MS * LWS_US_PER_MS);
 }
 
-void ws_ready(struct ws_conn *c)
+/* The socket is subscribed: connection.ack, then it takes frames. */
+static void ws_ready(struct ws_conn *c)
 {
 	if (c->state == WS_READY || c->close_code)
 		return;
-	wait_remove(c->edge, c);
+	wait_remove(c);
 	c->state = WS_READY;
 	json_t *features = json_array();
 	for (size_t i = 0; i < sizeof(ws_features) / sizeof(ws_features[0]); i++)
@@ -283,37 +257,45 @@ void ws_ready(struct ws_conn *c)
 		 c->kind == WS_CHAT ? "chat " : "notifications", c->kind == WS_CHAT ? c->conv_id : "");
 }
 
+static void on_sub_ready(struct subs_member *m)
+{
+	struct ws_conn *c = lws_container_of(m, struct ws_conn, member);
+	if (c->state == WS_SUB_WAIT)
+		ws_ready(c);
+}
+
+static void on_sub_refused(struct subs_member *m)
+{
+	ws_close(lws_container_of(m, struct ws_conn, member), 1011, "subscription refused");
+}
+
+static void on_sub_deliver(struct subs_member *m, struct outmsg *msg)
+{
+	struct ws_conn *c = lws_container_of(m, struct ws_conn, member);
+	if (c->state == WS_READY)
+		ws_send(c, msg);
+}
+
 /* --- handshake ----------------------------------------------------------- */
 
-/* Parses "/ws/notifications/" and "/ws/chat/<cid>/" (trailing slash
- * optional). Returns the kind, or -1 for any other path. */
-static int parse_path(const char *path, char conv[IDS_MAX + 1])
+static bool origin_ok(struct edge *e, struct lws *wsi, const char *origin)
 {
-	if (!strcmp(path, "/ws/notifications/") || !strcmp(path, "/ws/notifications"))
-		return WS_NOTIFY;
-	if (strncmp(path, "/ws/chat/", 9))
-		return -1;
-	const char *id = path + 9;
-	size_t n = strcspn(id, "/");
-	if (id[n] == '/' && id[n + 1] != '\0')
-		return -1;
-	if (!ids_valid_n(id, n))
-		return -1;
-	memcpy(conv, id, n);
-	conv[n] = '\0';
-	return WS_CHAT;
+	char host[WS_HEADER_MAX];
+	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
+		host[0] = '\0';
+	return paths_origin_allowed(origin, host, e->cfg.origins, e->cfg.norigins);
 }
 
 static int filter_upgrade(struct edge *e, struct lws *wsi)
 {
-	char path[256], origin[256], conv[IDS_MAX + 1];
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 || parse_path(path, conv) < 0) {
+	char path[WS_HEADER_MAX], origin[WS_HEADER_MAX], conv[IDS_MAX + 1];
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 || paths_ws(path, conv) == PATHS_WS_NONE) {
 		log_info("upgrade refused: no WebSocket endpoint at this path");
 		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
 		return 1;
 	}
 	int olen = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
-	if (olen > 0 && !edge_origin_allowed(e, wsi, origin)) {
+	if (olen > 0 && !origin_ok(e, wsi, origin)) {
 		log_warn("upgrade refused: origin %s is not on the allow-list", origin);
 		lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
 		return 1;
@@ -321,15 +303,22 @@ static int filter_upgrade(struct edge *e, struct lws *wsi)
 	return 0;
 }
 
-static void member_answer(struct edge *e, void *arg, int status, json_t *body)
+static int join(struct ws_conn *c, enum topics_kind kind, const char *id)
+{
+	char topic[TOPICS_MAX];
+	c->state = WS_SUB_WAIT;
+	c->member.ops = &member_ops;
+	if (topics_build(kind, id, topic, sizeof(topic)) != 0)
+		return -1;
+	return subs_join(c->edge->subs, &c->member, topic);
+}
+
+static void member_answer(void *arg, int status, json_t *body)
 {
 	struct ws_conn *c = arg;
 	c->member_req[0] = '\0';
 	if (status == 200 && json_is_true(json_object_get(body, "member"))) {
-		char topic[EDGE_TOPIC_MAX];
-		snprintf(topic, sizeof(topic), "chats/%s/messages", c->conv_id);
-		c->state = WS_SUB_WAIT;
-		if (sessions_join(e, c, topic) != 0)
+		if (join(c, TOPICS_CHAT_MESSAGES, c->conv_id) != 0)
 			ws_close(c, 1011, "internal error");
 	} else if (status == 403 || status == 404) {
 		log_info("chat socket refused: user %s is not a member of %s", c->user_id, c->conv_id);
@@ -341,22 +330,21 @@ static void member_answer(struct edge *e, void *arg, int status, json_t *body)
 
 static int on_established(struct edge *e, struct ws_conn *c, struct lws *wsi)
 {
-	char path[256], token[JWT_MAX_LEN + 16];
+	char path[WS_HEADER_MAX], token[JWT_MAX_LEN + 16];
 	memset(c, 0, sizeof(*c));
 	c->wsi = wsi;
 	c->edge = e;
-	c->is_ws = true;
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
 		path[0] = '\0';
-	int kind = parse_path(path, c->conv_id);
-	if (kind < 0)
+	enum paths_ws kind = paths_ws(path, c->conv_id);
+	if (kind == PATHS_WS_NONE)
 		return -1; /* filtered before; cannot happen */
-	c->kind = (enum ws_kind)kind;
+	c->kind = kind == PATHS_WS_CHAT ? WS_CHAT : WS_NOTIFY;
 
 	const char *tok = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token));
 	struct jwt_claims claims;
 	int rc = tok ? jwt_verify(tok, strlen(tok), (const unsigned char *)e->cfg.jwt_secret, e->cfg.jwt_secret_len,
-				  ids_now_ms() / 1000, e->cfg.require_exp, &claims)
+				  clock_now_ms() / 1000, e->cfg.require_exp, &claims)
 		     : JWT_EMALFORMED;
 	if (rc != JWT_OK) {
 		log_info("socket refused (4401): %s", tok ? jwt_strerror(rc) : "no token");
@@ -368,42 +356,25 @@ static int on_established(struct edge *e, struct ws_conn *c, struct lws *wsi)
 	c->device_id[0] = 'd';
 	c->device_id[1] = '-';
 	ids_random_hex(c->device_id + 2, EDGE_DEVICE_LEN - 2);
-	if (hmap_put(e->devices, c->device_id, c) != 0)
+	if (hmap_put(e->ws->devices, c->device_id, c) != 0)
 		return -1;
-	c->tokens = e->cfg.burst;
-	c->tokens_at = ids_mono_ms();
+	int64_t now = clock_mono_ms();
+	bucket_init(&c->bucket, e->cfg.burst, now);
 	e->metrics.sockets_open[c->kind]++;
 	e->metrics.sockets_total[c->kind]++;
-	c->last_rx = c->tokens_at;
-	wait_add(e, c);
+	c->last_rx = now;
+	wait_add(e->ws, c);
 
-	if (c->kind == WS_NOTIFY) {
-		char topic[EDGE_TOPIC_MAX];
-		snprintf(topic, sizeof(topic), "users/%s/notifications", c->user_id);
-		c->state = WS_SUB_WAIT;
-		return sessions_join(e, c, topic) == 0 ? 0 : -1;
-	}
+	if (c->kind == WS_NOTIFY)
+		return join(c, TOPICS_USER_NOTIFICATIONS, c->user_id) == 0 ? 0 : -1;
 	c->state = WS_MEMBER_WAIT;
 	json_t *req = json_pack("{s:s, s:s, s:s}", "op", "member", "conversation_id", c->conv_id, "user_id", c->user_id);
-	if (requests_send(e, req, member_answer, c, c->member_req) != 0)
+	if (ask_send(e->ask, req, member_answer, c, c->member_req) != 0)
 		ws_close(c, 1013, "service unavailable, try again");
 	return 0;
 }
 
 /* --- frames in ----------------------------------------------------------- */
-
-static bool take_token(struct edge *e, struct ws_conn *c)
-{
-	int64_t now = ids_mono_ms();
-	c->tokens += (double)(now - c->tokens_at) * e->cfg.rate / 1000.0;
-	if (c->tokens > e->cfg.burst)
-		c->tokens = e->cfg.burst;
-	c->tokens_at = now;
-	if (c->tokens < 1.0)
-		return false;
-	c->tokens -= 1.0;
-	return true;
-}
 
 static void refuse(struct edge *e, struct ws_conn *c, int code, const char *why, const char *ref, const char *call_id)
 {
@@ -411,7 +382,7 @@ static void refuse(struct edge *e, struct ws_conn *c, int code, const char *why,
 	ws_send_json(c, frames_error(code, why, ref, call_id));
 	if (code == FRAMES_UNAVAILABLE)
 		return; /* the service's fault, not the client's */
-	int64_t now = ids_mono_ms();
+	int64_t now = clock_mono_ms();
 	if (now - c->refused_since > EDGE_REFUSED_WINDOW_MS) {
 		c->refused_since = now;
 		c->refused = 0;
@@ -440,7 +411,7 @@ static void handle_frame(struct edge *e, struct ws_conn *c, const char *buf, siz
 {
 	if (c->close_code)
 		return;
-	if (!take_token(e, c)) {
+	if (!bucket_take(&c->bucket, e->cfg.rate, e->cfg.burst, clock_mono_ms())) {
 		refuse(e, c, FRAMES_RATE_LIMITED, "rate limit exceeded", NULL, NULL);
 		return;
 	}
@@ -457,11 +428,11 @@ static void handle_frame(struct edge *e, struct ws_conn *c, const char *buf, siz
 	} else if (f.type == FRAMES_T_PING) {
 		ws_send_json(c, json_pack("{s:s}", "type", "pong"));
 	} else {
-		char topic[EDGE_TOPIC_MAX], corr[EDGE_DEVICE_LEN + 3];
+		char topic[TOPICS_MAX], corr[EDGE_DEVICE_LEN + 3];
 		if (c->kind == WS_CHAT)
-			snprintf(topic, sizeof(topic), "chats/%s/in", c->conv_id);
+			topics_build(TOPICS_CHAT_IN, c->conv_id, topic, sizeof(topic));
 		else
-			snprintf(topic, sizeof(topic), "users/%s/outbox", c->user_id);
+			topics_build(TOPICS_USER_OUTBOX, c->user_id, topic, sizeof(topic));
 		snprintf(corr, sizeof(corr), "d:%s", c->device_id);
 		const char *props[] = {"sender_id", c->user_id, "sender_username", c->username,
 				       "from_device", c->device_id, NULL};
@@ -472,7 +443,7 @@ static void handle_frame(struct edge *e, struct ws_conn *c, const char *buf, siz
 			.corr_len = (uint16_t)strlen(corr),
 			.user_props = props,
 		};
-		if (broker_publish(e, topic, buf, len, &opt) != 0)
+		if (broker_publish(e->broker, topic, buf, len, &opt) != 0)
 			refuse(e, c, FRAMES_UNAVAILABLE, "broker unreachable, frame not sent; try again", f.type_name,
 			       f.call_id);
 	}
@@ -481,7 +452,7 @@ static void handle_frame(struct edge *e, struct ws_conn *c, const char *buf, siz
 
 static int on_receive(struct edge *e, struct ws_conn *c, const void *in, size_t len)
 {
-	c->last_rx = ids_mono_ms();
+	c->last_rx = clock_mono_ms();
 	c->ping_sent = false;
 	if (c->close_code)
 		return 0; /* closing: read and dropped until the peer's Close */
@@ -504,7 +475,7 @@ static int on_receive(struct edge *e, struct ws_conn *c, const void *in, size_t 
 		return 0;
 	}
 	if (c->rx_len + len > c->rx_cap) {
-		size_t cap = c->rx_cap ? c->rx_cap : 1024;
+		size_t cap = c->rx_cap ? c->rx_cap : WS_FIRST_RX;
 		while (cap < c->rx_len + len)
 			cap *= 2;
 		if (cap > e->cfg.max_frame)
@@ -524,8 +495,6 @@ static int on_receive(struct edge *e, struct ws_conn *c, const void *in, size_t 
 	return 0;
 }
 
-/* --- frames out, close --------------------------------------------------- */
-
 static int on_writeable(struct ws_conn *c)
 {
 	if (c->close_sent)
@@ -538,18 +507,18 @@ static int on_writeable(struct ws_conn *c)
 		memcpy(ping + LWS_PRE, payload, sizeof(payload) - 1);
 		if (lws_write(c->wsi, ping + LWS_PRE, sizeof(payload) - 1, LWS_WRITE_PING) < 0)
 			return -1;
-		if (c->q_len || c->close_code) {
+		if (c->q.len || c->close_code) {
 			lws_callback_on_writable(c->wsi);
 			return 0;
 		}
 	}
-	while (c->q_len) {
-		struct outmsg *m = c->q[c->q_head];
-		int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+	struct outmsg *m;
+	while ((m = sendq_peek(&c->q))) {
+		int n = lws_write(c->wsi, outmsg_data(m), m->len, LWS_WRITE_TEXT);
 		if (n < (int)m->len)
 			return -1;
-		q_pop(c);
-		if (c->q_len && lws_send_pipe_choked(c->wsi)) {
+		sendq_pop(&c->q);
+		if (c->q.len && lws_send_pipe_choked(c->wsi)) {
 			lws_callback_on_writable(c->wsi);
 			return 0;
 		}
@@ -579,11 +548,11 @@ static void on_closed(struct edge *e, struct ws_conn *c)
 {
 	if (!c->edge)
 		return; /* refused before it was set up */
-	wait_remove(e, c);
-	requests_cancel(e, c->member_req);
-	sessions_leave(e, c);
+	wait_remove(c);
+	ask_cancel(e->ask, c->member_req);
+	subs_leave(e->subs, &c->member);
 	if (c->device_id[0]) {
-		hmap_del(e->devices, c->device_id);
+		hmap_del(e->ws->devices, c->device_id);
 		e->metrics.sockets_open[c->kind]--;
 		if (c->close_code)
 			log_info("socket %s closed: user %s, by the bridge with %d (%s)", c->device_id, c->user_id,
@@ -591,31 +560,41 @@ static void on_closed(struct edge *e, struct ws_conn *c)
 		else
 			log_info("socket %s closed: user %s", c->device_id, c->user_id);
 	}
-	q_clear(c);
+	sendq_clear(&c->q);
 	free(c->rx);
 	c->rx = NULL;
 	c->edge = NULL;
 }
 
-int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+bool ws_handles(enum lws_callback_reasons reason)
 {
-	struct ws_conn *c = user;
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_RECEIVE_PONG:
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+	case LWS_CALLBACK_CLOSED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct ws_conn *c, void *in, size_t len)
+{
 	struct edge *e = edge_of(wsi);
 	switch (reason) {
-	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
-		int fd = (int)(lws_intptr_t)in, one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		return 0;
-	}
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return filter_upgrade(e, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
-		return on_established(e, c, wsi);
+		return c ? on_established(e, c, wsi) : -1;
 	case LWS_CALLBACK_RECEIVE:
 		return c && c->edge ? on_receive(e, c, in, len) : -1;
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (c && c->edge) {
-			c->last_rx = ids_mono_ms();
+			c->last_rx = clock_mono_ms();
 			c->ping_sent = false;
 		}
 		return 0;
@@ -628,6 +607,6 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			on_closed(e, c);
 		return 0;
 	default:
-		return http_callback(wsi, reason, user, in, len);
+		return 0;
 	}
 }

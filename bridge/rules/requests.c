@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "ids.h"
+#include "bounds.h"
 #include "log.h"
 
 /* What one op gets and gives. Every op and every answer helper returns 1:
@@ -217,7 +218,7 @@ static int parse_limit(const json_t *v)
 	}
 	if (n < 1)
 		return -1;
-	return n > REQUESTS_LIST_MAX ? REQUESTS_LIST_MAX : (int)n;
+	return n > BOUNDS_HISTORY_MAX ? BOUNDS_HISTORY_MAX : (int)n;
 }
 
 static int op_calls_list(struct req *r)
@@ -282,7 +283,7 @@ static int op_conversation_put(struct req *r)
 		return 1;
 	const json_t *in = json_object_get(r->in, "members");
 	size_t n = json_array_size(in);
-	if (!json_is_array(in) || n > REQUESTS_MAX_MEMBERS)
+	if (!json_is_array(in) || n > BOUNDS_MEMBERS_MAX)
 		return bad_request(r, "members must be an array of at most 1000 ids");
 	char(*ids)[IDS_MAX + 1] = calloc(n ? n : 1, sizeof(*ids));
 	const char **ptrs = calloc(n ? n : 1, sizeof(*ptrs));

@@ -23,8 +23,6 @@
 #include "store.h"
 
 #define REQUESTS_LIST_DEFAULT 20  /* calls.list without a limit */
-#define REQUESTS_LIST_MAX 100     /* larger limits are taken as this */
-#define REQUESTS_MAX_MEMBERS 1000 /* most members one conversation.put may name */
 #define REQUESTS_MAX_SIZE (256 * 1024) /* larger requests are refused (400) unread */
 
 struct requests_cfg {

@@ -1,0 +1,146 @@
+/* ask: pending questions by key, each with its own timer. */
+#include "ask.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "hmap.h"
+#include "log.h"
+#include "topics.h"
+
+struct question {
+	lws_sorted_usec_list_t sul; /* first: the timer callback finds the question */
+	struct ask *ask;
+	char key[ASK_KEY_MAX];
+	ask_done_fn done;
+	void *arg;
+	int64_t started_ms;
+};
+
+struct ask {
+	struct lws_context *ctx;
+	struct broker *broker;
+	struct metrics *metrics;
+	char replies_topic[TOPICS_MAX];
+	int timeout_ms;
+	struct hmap *pending; /* key -> struct question */
+	uint64_t next;
+};
+
+struct ask *ask_new(struct lws_context *ctx, struct broker *broker, struct metrics *metrics,
+		    const char *replies_topic, int timeout_ms)
+{
+	struct ask *a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->ctx = ctx;
+	a->broker = broker;
+	a->metrics = metrics;
+	snprintf(a->replies_topic, sizeof(a->replies_topic), "%s", replies_topic);
+	a->timeout_ms = timeout_ms;
+	a->pending = hmap_new();
+	if (!a->pending) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static void drop(const char *key, void *value, void *arg)
+{
+	struct question *q = value;
+	lws_sul_cancel(&q->sul);
+	free(q);
+}
+
+void ask_free(struct ask *a)
+{
+	if (!a)
+		return;
+	hmap_each(a->pending, drop, NULL);
+	hmap_free(a->pending);
+	free(a);
+}
+
+static void timed_out(lws_sorted_usec_list_t *sul)
+{
+	struct question *q = lws_container_of(sul, struct question, sul);
+	struct ask *a = q->ask;
+	hmap_del(a->pending, q->key);
+	log_warn("request %s: rules did not answer within %d ms", q->key, a->timeout_ms);
+	metrics_rules_latency(a->metrics, (double)a->timeout_ms);
+	q->done(q->arg, 503, NULL);
+	free(q);
+}
+
+int ask_send(struct ask *a, json_t *req, ask_done_fn done, void *arg, char *key)
+{
+	int rc = -1;
+	char *payload = NULL;
+	struct question *q = NULL;
+	if (!req || !broker_up(a->broker))
+		goto out;
+	q = calloc(1, sizeof(*q));
+	payload = json_dumps(req, JSON_COMPACT);
+	if (!q || !payload)
+		goto out;
+	q->ask = a;
+	q->done = done;
+	q->arg = arg;
+	q->started_ms = clock_mono_ms();
+	snprintf(q->key, sizeof(q->key), "r:%" PRIu64, ++a->next);
+	struct mqtt_pub opt = {
+		.qos = 1,
+		.expiry_s = clock_expiry_s(a->timeout_ms),
+		.response_topic = a->replies_topic,
+		.corr = q->key,
+		.corr_len = (uint16_t)strlen(q->key),
+	};
+	if (broker_publish(a->broker, TOPICS_RULES_REQUESTS, payload, strlen(payload), &opt) != 0)
+		goto out;
+	if (hmap_put(a->pending, q->key, q) != 0)
+		goto out;
+	lws_sul_schedule(a->ctx, 0, &q->sul, timed_out, (lws_usec_t)a->timeout_ms * LWS_US_PER_MS);
+	if (key)
+		memcpy(key, q->key, sizeof(q->key));
+	q = NULL;
+	rc = 0;
+out:
+	free(q);
+	free(payload);
+	json_decref(req);
+	return rc;
+}
+
+void ask_cancel(struct ask *a, const char *key)
+{
+	if (!key || !*key)
+		return;
+	struct question *q = hmap_del(a->pending, key);
+	if (q) {
+		lws_sul_cancel(&q->sul);
+		free(q);
+	}
+}
+
+void ask_complete(struct ask *a, const char *key, const void *payload, size_t len)
+{
+	struct question *q = hmap_del(a->pending, key);
+	if (!q)
+		return; /* answered too late: already 503 */
+	lws_sul_cancel(&q->sul);
+	metrics_rules_latency(a->metrics, (double)(clock_mono_ms() - q->started_ms));
+	json_t *reply = json_loadb(payload, len, 0, NULL);
+	json_t *status = json_object_get(reply, "status");
+	if (!json_is_integer(status)) {
+		log_error("%s: %s: malformed reply from rules", __func__, key);
+		q->done(q->arg, 503, NULL);
+	} else {
+		q->done(q->arg, (int)json_integer_value(status), json_object_get(reply, "body"));
+	}
+	json_decref(reply);
+	free(q);
+}
