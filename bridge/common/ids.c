@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <openssl/rand.h>
 
@@ -93,28 +92,4 @@ void ids_random_hex(char *out, size_t nhex)
 			out[done++] = hex[(b[i / 2] >> ((i & 1) ? 0 : 4)) & 0xf];
 	}
 	out[nhex] = '\0';
-}
-
-int64_t ids_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t ids_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void ids_iso8601(int64_t ms, char out[IDS_ISO_LEN + 1])
-{
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	char date[20];
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, IDS_ISO_LEN + 1, "%.19s.%03uZ", date, (unsigned)(ms % 1000));
 }

@@ -1,6 +1,6 @@
 /* ids: the id rule of PROTOCOL.md (users, conversations), call ids (UUIDs),
- * random tokens and times. Pure functions apart from the random source
- * (OpenSSL's RAND_bytes) and the clock. */
+ * random tokens. Pure functions apart from the random source (OpenSSL's
+ * RAND_bytes); the clocks are clock.h's. */
 #ifndef RINGMQ_IDS_H
 #define RINGMQ_IDS_H
 
@@ -12,7 +12,6 @@
 
 #define IDS_MAX 64          /* longest user or conversation id */
 #define IDS_UUID_LEN 36     /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
-#define IDS_ISO_LEN 24      /* "2026-11-24T23:20:00.123Z" */
 
 /* True when s is 1..64 characters of [A-Za-z0-9_-]. */
 bool ids_valid(const char *s);
@@ -31,12 +30,5 @@ void ids_uuid4(char out[IDS_UUID_LEN + 1]);
 
 /* nhex random lower-case hex digits, NUL-terminated (out holds nhex + 1). */
 void ids_random_hex(char *out, size_t nhex);
-
-/* Wall clock in milliseconds since the epoch. */
-int64_t ids_now_ms(void);
-/* Monotonic clock in milliseconds. */
-int64_t ids_mono_ms(void);
-/* ms since the epoch as ISO 8601 UTC with milliseconds. */
-void ids_iso8601(int64_t ms, char out[IDS_ISO_LEN + 1]);
 
 #endif

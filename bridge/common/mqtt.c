@@ -10,6 +10,7 @@
 
 #include <openssl/rand.h>
 
+#include "clock.h"
 #include "ids.h"
 #include "log.h"
 
@@ -62,7 +63,7 @@ static void link_failed(struct mqtt_link *l, int reason, const char *what)
 	l->sock_open = false;
 	l->up = false;
 	int delay = backoff_next(l);
-	l->retry_at = ids_mono_ms() + delay;
+	l->retry_at = clock_mono_ms() + delay;
 	log_warn("broker %s:%d %s (%s); retrying in %d ms", l->host, l->port, was_up ? "connection lost" : "connect failed",
 		 what, delay);
 	l->why[0] = '\0';
@@ -206,7 +207,7 @@ int mqtt_link_connect(struct mqtt_link *l)
 		return -1;
 	}
 	l->sock_open = true;
-	l->connect_by = ids_mono_ms() + MQTT_CONNECT_TIMEOUT_MS;
+	l->connect_by = clock_mono_ms() + MQTT_CONNECT_TIMEOUT_MS;
 	return 0;
 }
 
@@ -309,7 +310,7 @@ int mqtt_link_on_tick(struct mqtt_link *l)
 {
 	if (!l->sock_open)
 		return -1;
-	if (!l->up && ids_mono_ms() >= l->connect_by) {
+	if (!l->up && clock_mono_ms() >= l->connect_by) {
 		char what[64];
 		snprintf(what, sizeof(what), "no CONNACK within %d ms", MQTT_CONNECT_TIMEOUT_MS);
 		mqtt_link_abort(l, what);
@@ -320,7 +321,7 @@ int mqtt_link_on_tick(struct mqtt_link *l)
 
 int mqtt_link_retry_in_ms(const struct mqtt_link *l)
 {
-	int64_t in = l->retry_at - ids_mono_ms();
+	int64_t in = l->retry_at - clock_mono_ms();
 	return in > 0 ? (int)in : 0;
 }
 
@@ -478,7 +479,7 @@ static int read_burst(struct mqtt_link *l, int max_packets)
 static int poll_link(struct mqtt_link *l, int timeout_ms, int max_packets)
 {
 	if (!l->sock_open) {
-		int64_t wait = l->retry_at - ids_mono_ms();
+		int64_t wait = l->retry_at - clock_mono_ms();
 		if (wait <= 0) {
 			mqtt_link_connect(l);
 		} else {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "ids.h"
 #include "jwt.h"
 #include "log.h"
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringmq-token: no secret (--secret-file or RINGMQ_JWT_SECRET)\n");
 		return 2;
 	}
-	char *tok = jwt_mint((unsigned char *)secret, slen, user, name, ttl ? ids_now_ms() / 1000 + ttl : 0);
+	char *tok = jwt_mint((unsigned char *)secret, slen, user, name, ttl ? clock_now_ms() / 1000 + ttl : 0);
 	free(secret);
 	if (!tok)
 		return 1;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
+
 static const char *const state_names[CALLS_STATE_COUNT] = {
 	"ringing", "accepted", "ended", "declined", "cancelled", "missed",
 };
@@ -197,8 +199,8 @@ static json_t *time_or_null(int64_t ms)
 {
 	if (!ms)
 		return json_null();
-	char iso[IDS_ISO_LEN + 1];
-	ids_iso8601(ms, iso);
+	char iso[CLOCK_ISO_LEN + 1];
+	clock_iso8601(ms, iso);
 	return json_string(iso);
 }
 

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "ids.h"
 #include "log.h"
 #include "mqtt.h"
@@ -138,7 +139,7 @@ static void on_client_frame(struct rules *r, const struct mosquitto_message *msg
 
 	struct router_out out;
 	router_out_init(&out);
-	signaling_handle(r->st, &m, ids_now_ms(), &out);
+	signaling_handle(r->st, &m, clock_now_ms(), &out);
 	publish_all(r, &out);
 }
 
@@ -150,7 +151,7 @@ static void on_request(struct rules *r, const struct mosquitto_message *msg, con
 	json_t *body;
 	struct router_out extra;
 	router_out_init(&extra);
-	requests_handle(r->st, &r->cfg, msg->payload ? msg->payload : "", (size_t)msg->payloadlen, ids_now_ms(),
+	requests_handle(r->st, &r->cfg, msg->payload ? msg->payload : "", (size_t)msg->payloadlen, clock_now_ms(),
 			&status, &body, &extra);
 	if (mqtt_prop_response_topic(props, reply_topic, sizeof(reply_topic)) < 0 || strpbrk(reply_topic, "+#")) {
 		log_warn("%s: a request without a usable response topic (status %d not sent)", __func__, status);
@@ -177,7 +178,7 @@ static void on_message(void *user, const struct mosquitto_message *msg, const mo
 {
 	struct rules *r = user;
 	char id[IDS_MAX + 1];
-	r->last_msg = ids_mono_ms();
+	r->last_msg = clock_mono_ms();
 	log_debug("<- %s (%d bytes)", msg->topic, msg->payloadlen);
 	switch (topics_parse(msg->topic, id)) {
 	case TOPICS_USER_OUTBOX:
@@ -190,7 +191,7 @@ static void on_message(void *user, const struct mosquitto_message *msg, const mo
 		on_request(r, msg, props);
 		break;
 	case TOPICS_PRESENCE:
-		presence_handle(r->st, id, msg->payload ? msg->payload : "", (size_t)msg->payloadlen, ids_now_ms());
+		presence_handle(r->st, id, msg->payload ? msg->payload : "", (size_t)msg->payloadlen, clock_now_ms());
 		break;
 	default:
 		log_debug("ignoring a message on %s", msg->topic);
@@ -212,7 +213,7 @@ static void on_up(void *user, bool session_present)
 		log_warn("%s: cannot publish %s", __func__, TOPICS_RULES_HELLO);
 	/* Whoever is not (yet) known present counts as absent from now unless
 	 * already absent; the snapshots clear those who are there. */
-	int64_t now = ids_now_ms();
+	int64_t now = clock_now_ms();
 	if (store_calls_presence_sync(r->st, NULL, now, NULL) != STORE_OK)
 		log_warn("%s: absences of accepted calls not brought up to date", __func__);
 	r->watch_from = now + RULES_PRESENCE_SETTLE_MS;
@@ -237,13 +238,13 @@ static int run_timers(struct rules *r)
 	store_take_changes(r->st, &ring_added, &watch_changed);
 	timers_next_note(&r->next, ring_added, watch_changed);
 	int rc = 0;
-	if (timers_next_ring_due(&r->next, ids_now_ms())) {
-		while ((rc = timers_expire_one(r->st, ids_now_ms(), &out)) == 1)
+	if (timers_next_ring_due(&r->next, clock_now_ms())) {
+		while ((rc = timers_expire_one(r->st, clock_now_ms(), &out)) == 1)
 			publish_all(r, &out);
 		r->next.ring_at = TIMERS_UNKNOWN;
 	}
-	if (rc == 0 && ids_now_ms() >= r->watch_from && timers_next_watch_due(&r->next, ids_now_ms())) {
-		while ((rc = timers_watch_one(r->st, &r->lim, ids_now_ms(), &out)) == 1)
+	if (rc == 0 && clock_now_ms() >= r->watch_from && timers_next_watch_due(&r->next, clock_now_ms())) {
+		while ((rc = timers_watch_one(r->st, &r->lim, clock_now_ms(), &out)) == 1)
 			publish_all(r, &out);
 		r->next.watch_at = TIMERS_UNKNOWN;
 	}
@@ -265,12 +266,12 @@ static void checkpoint_when_idle(struct rules *r, int *wait_ms)
 	int pages = store_wal_pages(r->st);
 	if (!pages)
 		return;
-	int64_t idle_in = r->last_msg + RULES_CHECKPOINT_IDLE_MS - ids_mono_ms();
+	int64_t idle_in = r->last_msg + RULES_CHECKPOINT_IDLE_MS - clock_mono_ms();
 	if (idle_in <= 0 || pages >= RULES_WAL_MAX_PAGES) {
-		int64_t t0 = ids_mono_ms();
+		int64_t t0 = clock_mono_ms();
 		if (store_checkpoint(r->st) == STORE_OK)
 			log_debug("WAL checkpoint of %d pages (%s) in %" PRId64 " ms", pages, idle_in <= 0 ? "idle" : "size",
-				  ids_mono_ms() - t0);
+				  clock_mono_ms() - t0);
 	} else if (idle_in < *wait_ms) {
 		*wait_ms = (int)idle_in;
 	}
@@ -389,7 +390,7 @@ int main(int argc, char **argv)
 	while (!stopping) {
 		int wait = RULES_TICK_MS;
 		if (mqtt_link_is_up(r.link) && run_timers(&r) == 0)
-			wait = timers_next_wait_ms(&r.next, ids_now_ms(), r.watch_from, RULES_TICK_MS);
+			wait = timers_next_wait_ms(&r.next, clock_now_ms(), r.watch_from, RULES_TICK_MS);
 		checkpoint_when_idle(&r, &wait);
 		if (mqtt_link_poll_burst(r.link, wait, RULES_READ_BURST) < 0) {
 			log_error("poll failed; stopping");
@@ -399,8 +400,8 @@ int main(int argc, char **argv)
 	log_info("stopping (signal %d)", (int)stopping);
 	/* Only a link that is up has publishes queued (while connecting, the
 	 * CONNECT is what waits). */
-	for (int64_t end = ids_mono_ms() + RULES_FLUSH_MS;
-	     mqtt_link_is_up(r.link) && mqtt_link_want_write(r.link) && ids_mono_ms() < end;)
+	for (int64_t end = clock_mono_ms() + RULES_FLUSH_MS;
+	     mqtt_link_is_up(r.link) && mqtt_link_want_write(r.link) && clock_mono_ms() < end;)
 		mqtt_link_poll(r.link, 50);
 	status = 0;
 out:

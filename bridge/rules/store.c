@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -413,7 +414,7 @@ int store_conversation_put(struct store *st, const char *cid, const char *const 
 	if (!had) {
 		sqlite3_stmt *q = st->st[S_CONV_INSERT];
 		sqlite3_bind_text(q, 1, cid, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, ids_now_ms());
+		sqlite3_bind_int64(q, 2, clock_now_ms());
 		int rc = step(st, S_CONV_INSERT, __func__);
 		done(st, S_CONV_INSERT);
 		if (rc != SQLITE_DONE)

@@ -4,6 +4,7 @@
 
 #include "check.h"
 #include "hmap.h"
+#include "clock.h"
 #include "ids.h"
 
 int main(void)
@@ -50,10 +51,10 @@ int main(void)
 	CHECK(!ids_is_uuid("0b6f3c1e+8a51-4c5e-9d1c-2f0e6f1a7b2c"));
 	CHECK(!ids_is_uuid("0b6f3c1e-8a51-4c5e-9d1c-2f0e6f1a7b2g"));
 
-	char iso[IDS_ISO_LEN + 1];
-	ids_iso8601(1795648800123LL, iso);
+	char iso[CLOCK_ISO_LEN + 1];
+	clock_iso8601(1795648800123LL, iso);
 	CHECK_EQ_STR(iso, "2026-11-25T23:20:00.123Z");
-	ids_iso8601(0, iso);
+	clock_iso8601(0, iso);
 	CHECK_EQ_STR(iso, "1970-01-01T00:00:00.000Z");
 
 	char hex[33];
