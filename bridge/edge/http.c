@@ -40,6 +40,7 @@
 #include "clock.h"
 #include "edge.h"
 #include "frames.h"
+#include "httphead.h"
 #include "bounds.h"
 #include "log.h"
 #include "paths.h"
@@ -76,12 +77,6 @@ struct http_txn {
 	int64_t started_ms;
 };
 
-/* Where the check of a request head on the socket has got to. */
-struct head_scan {
-	size_t at;                 /* bytes of whole lines checked */
-	bool line_seen;            /* the request line was checked */
-	size_t head_len;           /* bytes of the head, its empty line included; 0 until seen */
-};
 
 /* One TCP connection from accept to close, or to its WebSocket upgrade: lws's
  * opaque user data of the wsi (the per-session data lives one transaction
@@ -102,7 +97,7 @@ struct http_peer {
 				    * nothing read ahead): its head may be checked there */
 	bool started;              /* the current request's first byte was seen */
 	size_t peeked;             /* bytes on the socket at the last look */
-	struct head_scan scan;
+	struct httphead_scan scan;
 	int64_t since;             /* consumed() when the last transaction ended (0: the accept) */
 	int64_t req_end;           /* offset of the end of the current request, -1 when unknown */
 	int64_t req_start_ms;      /* the current request began: accept, its first byte, or the last answer */
@@ -205,14 +200,6 @@ static void refuse(struct edge *e, struct http_txn *t, int status, const char *w
 	answer_error(t, status, error_code(status), why);
 }
 
-static bool origin_ok(struct edge *e, struct lws *wsi, const char *origin)
-{
-	char host[HTTP_FIELD_MAX];
-	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
-		host[0] = '\0';
-	return paths_origin_allowed(origin, host, e->cfg.origins, e->cfg.norigins);
-}
-
 /* Writes a whole answer now: headers (CORS ones when origin is allowed;
  * Connection: close when close) and body. 0, or -1 when lws could not. */
 static int emit(struct lws *wsi, struct edge *e, int status, const char *type, const char *body, size_t len,
@@ -223,7 +210,7 @@ static int emit(struct lws *wsi, struct edge *e, int status, const char *type, c
 	if (lws_add_http_common_headers(wsi, (unsigned int)status, type ? type : "application/json",
 					(lws_filepos_t)len, &p, end))
 		return -1;
-	if (origin && origin[0] && origin_ok(e, wsi, origin)) {
+	if (origin && origin[0] && paths_request_origin_allowed(wsi, origin, e->cfg.origins, e->cfg.norigins)) {
 		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
 						(const unsigned char *)origin, (int)strlen(origin), &p, end) ||
 		    lws_add_http_header_by_name(wsi, (const unsigned char *)"vary:", (const unsigned char *)"Origin", 6,
@@ -583,7 +570,7 @@ static int dispatch(struct edge *e, struct lws *wsi, struct http_conn *c)
 	if (t->too_large) {
 		answer_error(t, 413, "too_large", "the body is over the limit");
 	} else if (t->method == M_OPTIONS) {
-		if (t->origin[0] && !origin_ok(e, wsi, t->origin))
+		if (t->origin[0] && !paths_request_origin_allowed(wsi, t->origin, e->cfg.origins, e->cfg.norigins))
 			answer_error(t, 403, "forbidden", "origin not allowed");
 		else
 			answer_json(t, 204, NULL);
@@ -628,7 +615,7 @@ static int dispatch(struct edge *e, struct lws *wsi, struct http_conn *c)
 
 /* --- framing (RFC 9112 6) ------------------------------------------------ */
 
-static bool is_ows(char ch)
+static bool is_blank(char ch)
 {
 	return ch == ' ' || ch == '\t';
 }
@@ -650,9 +637,9 @@ static int field_value(struct lws *wsi, enum lws_token_indexes h, int frag, char
 	if (lws_hdr_copy_fragment(wsi, buf, (int)cap, h, frag) < 0)
 		return -1;
 	char *s = buf, *end = buf + len;
-	while (s < end && is_ows(*s))
+	while (s < end && is_blank(*s))
 		s++;
-	while (end > s && is_ows(end[-1]))
+	while (end > s && is_blank(end[-1]))
 		end--;
 	memmove(buf, s, (size_t)(end - s));
 	buf[end - s] = '\0';
@@ -727,99 +714,6 @@ static bool body_unbounded(struct lws *wsi)
 }
 
 /* --- the request head, on the socket, before libwebsockets reads it ------ */
-
-enum head_verdict { HEAD_MORE, HEAD_PASS, HEAD_REFUSE };
-
-static bool is_tchar(char ch)
-{
-	return isalnum((unsigned char)ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-/* "METHOD /target HTTP/...": a %00 in the path is 404, in the query 400
- * (lws would drop the connection, or cut the path there). HEAD_MORE: fine,
- * go on with the header lines; HEAD_PASS: no request line we check (lws
- * refuses a malformed escape with 403 itself). */
-static enum head_verdict check_request_line(const char *l, size_t len, int *status, const char **why)
-{
-	size_t m = 0;
-	while (m < len && is_tchar(l[m]))
-		m++;
-	if (!m || m == len || l[m] != ' ')
-		return HEAD_PASS;
-	const char *target = l + m + 1, *end = l + len;
-	const char *sp = memchr(target, ' ', (size_t)(end - target));
-	if (!sp || *target != '/' || end - sp - 1 < 5 || strncmp(sp + 1, "HTTP/", 5))
-		return HEAD_PASS;
-	bool query = false;
-	for (const char *p = target; p < sp; p++) {
-		if (*p == '?')
-			query = true;
-		if (*p != '%')
-			continue;
-		if (sp - p < 3 || !isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
-			return HEAD_PASS;
-		if (p[1] == '0' && p[2] == '0') {
-			*status = query ? 400 : 404;
-			*why = query ? "a %00 in the query" : "a %00 in the path";
-			return HEAD_REFUSE;
-		}
-		p += 2;
-	}
-	return HEAD_MORE;
-}
-
-/* A header line (not empty): NULL when it is a name, a colon and a value,
- * else what is wrong with it. lws files a name with whitespace as an
- * unknown header and runs a line without a colon into the next one's name. */
-static const char *field_line_fault(const char *l, size_t len)
-{
-	if (is_ows(l[0]))
-		return "a folded header line";
-	const char *colon = memchr(l, ':', len);
-	if (!colon)
-		return "a header line without a colon";
-	if (colon == l)
-		return "a header line without a name";
-	for (const char *p = l; p < colon; p++)
-		if (is_ows(*p))
-			return "whitespace in a header name or before its colon";
-	return NULL;
-}
-
-/* Checks the whole lines of the n bytes in buf that s has not checked yet:
- * HEAD_MORE until the head's empty line, HEAD_PASS at it (or for no request
- * line we check), HEAD_REFUSE with the status and why. */
-static enum head_verdict head_check(struct head_scan *s, const char *buf, size_t n, int *status, const char **why)
-{
-	while (s->at < n) {
-		const char *l = buf + s->at;
-		const char *nl = memchr(l, '\n', n - s->at);
-		if (!nl)
-			return HEAD_MORE;
-		size_t len = (size_t)(nl - l);
-		s->at += len + 1;
-		if (len && l[len - 1] == '\r')
-			len--;
-		if (!s->line_seen) {
-			s->line_seen = true;
-			enum head_verdict v = check_request_line(l, len, status, why);
-			if (v != HEAD_MORE)
-				return v;
-			continue;
-		}
-		if (!len) {
-			s->head_len = s->at;
-			return HEAD_PASS;
-		}
-		const char *fault = field_line_fault(l, len);
-		if (fault) {
-			*status = 400;
-			*why = fault;
-			return HEAD_REFUSE;
-		}
-	}
-	return HEAD_MORE;
-}
 
 #if EV_MAXPRI == EV_MINPRI
 #error "libev without watcher priorities: the head check must run before lws reads"
@@ -952,14 +846,14 @@ static void peer_look(struct ev_loop *lp, ev_io *w, int revents)
 	p->peeked = (size_t)n;
 	int status = 0;
 	const char *why = NULL;
-	switch (head_check(&p->scan, buf, (size_t)n, &status, &why)) {
-	case HEAD_REFUSE:
+	switch (httphead_check(&p->scan, buf, (size_t)n, &status, &why)) {
+	case HTTPHEAD_REFUSE:
 		peer_refuse(p, status, why);
 		return;
-	case HEAD_PASS:
+	case HTTPHEAD_PASS:
 		peer_release(p);
 		return;
-	case HEAD_MORE:
+	case HTTPHEAD_MORE:
 		if ((size_t)n == sizeof(buf))
 			peer_release(p); /* over lws's header space: lws refuses it itself */
 		else

@@ -186,17 +186,17 @@ bad:
 
 /* --- wiring: callbacks go up, calls go down ------------------------------ */
 
-static bool link_up(void *user)
+static bool subs_broker_up(void *user)
 {
 	return broker_up(user);
 }
 
-static int link_subscribe(void *user, const char *topic, int *mid)
+static int subs_broker_subscribe(void *user, const char *topic, int *mid)
 {
 	return broker_subscribe(user, topic, mid);
 }
 
-static int link_unsubscribe(void *user, const char *topic)
+static int subs_broker_unsubscribe(void *user, const char *topic)
 {
 	return broker_unsubscribe(user, topic);
 }
@@ -270,7 +270,7 @@ static int wire(struct edge *e)
 	e->broker = broker_new(e->ctx, e->vh, &mc, &bc, e, &e->metrics);
 	if (!e->broker)
 		return -1;
-	struct subs_broker sb = {e->broker, link_up, link_subscribe, link_unsubscribe};
+	struct subs_broker sb = {e->broker, subs_broker_up, subs_broker_subscribe, subs_broker_unsubscribe};
 	e->subs = subs_new(&sb, NULL);
 	e->presence = e->subs ? presence_new(e->broker, e->subs, e->presence_topic) : NULL;
 	struct subs_hooks hooks = {e->presence, first_socket, last_socket};

@@ -4,6 +4,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <libwebsockets.h>
+
+#define PATHS_HOST_MAX 256 /* a Host header we compare */
+
 static const char notify_path[] = "/ws/notifications/";
 static const char chat_prefix[] = "/ws/chat/";
 
@@ -58,4 +62,12 @@ bool paths_origin_allowed(const char *origin, const char *host, const char *cons
 		if (!strcmp(allowed[i], "*") || !strcmp(origin, allowed[i]))
 			return true;
 	return false;
+}
+
+bool paths_request_origin_allowed(struct lws *wsi, const char *origin, const char *const *allowed, int n)
+{
+	char host[PATHS_HOST_MAX];
+	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
+		host[0] = '\0';
+	return paths_origin_allowed(origin, host, allowed, n);
 }

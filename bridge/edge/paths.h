@@ -28,4 +28,8 @@ int paths_id(const char *path, const char *prefix, char *out, size_t cap);
  * NULL), or one of the n allowed origins ("*" allows all). */
 bool paths_origin_allowed(const char *origin, const char *host, const char *const *allowed, int n);
 
+struct lws;
+/* paths_origin_allowed for a request of wsi (its Host header). */
+bool paths_request_origin_allowed(struct lws *wsi, const char *origin, const char *const *allowed, int n);
+
 #endif

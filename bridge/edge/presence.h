@@ -3,8 +3,8 @@
  * a user's first socket opens or last one closes, a snapshot of all of them
  * when rules asks (svc/rules/hello) or the link comes back, and an empty
  * snapshot as the link's will and at shutdown. */
-#ifndef RINGMQ_PRESENCE_H
-#define RINGMQ_PRESENCE_H
+#ifndef RINGMQ_EDGE_PRESENCE_H
+#define RINGMQ_EDGE_PRESENCE_H
 
 #include <stdbool.h>
 

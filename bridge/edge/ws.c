@@ -278,14 +278,6 @@ static void on_sub_deliver(struct subs_member *m, struct outmsg *msg)
 
 /* --- handshake ----------------------------------------------------------- */
 
-static bool origin_ok(struct edge *e, struct lws *wsi, const char *origin)
-{
-	char host[WS_HEADER_MAX];
-	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
-		host[0] = '\0';
-	return paths_origin_allowed(origin, host, e->cfg.origins, e->cfg.norigins);
-}
-
 static int filter_upgrade(struct edge *e, struct lws *wsi)
 {
 	char path[WS_HEADER_MAX], origin[WS_HEADER_MAX], conv[IDS_MAX + 1];
@@ -295,7 +287,7 @@ static int filter_upgrade(struct edge *e, struct lws *wsi)
 		return 1;
 	}
 	int olen = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
-	if (olen > 0 && !origin_ok(e, wsi, origin)) {
+	if (olen > 0 && !paths_request_origin_allowed(wsi, origin, e->cfg.origins, e->cfg.norigins)) {
 		log_warn("upgrade refused: origin %s is not on the allow-list", origin);
 		lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
 		return 1;
@@ -376,7 +368,7 @@ static int on_established(struct edge *e, struct ws_conn *c, struct lws *wsi)
 
 /* --- frames in ----------------------------------------------------------- */
 
-static void refuse(struct edge *e, struct ws_conn *c, int code, const char *why, const char *ref, const char *call_id)
+static void refuse_frame(struct edge *e, struct ws_conn *c, int code, const char *why, const char *ref, const char *call_id)
 {
 	e->metrics.errors[code]++;
 	ws_send_json(c, frames_error(code, why, ref, call_id));
@@ -412,11 +404,11 @@ static void handle_frame(struct edge *e, struct ws_conn *c, const char *buf, siz
 	if (c->close_code)
 		return;
 	if (!bucket_take(&c->bucket, e->cfg.rate, e->cfg.burst, clock_mono_ms())) {
-		refuse(e, c, FRAMES_RATE_LIMITED, "rate limit exceeded", NULL, NULL);
+		refuse_frame(e, c, FRAMES_RATE_LIMITED, "rate limit exceeded", NULL, NULL);
 		return;
 	}
 	if (c->state != WS_READY) {
-		refuse(e, c, FRAMES_UNAVAILABLE, "wait for connection.ack", NULL, NULL);
+		refuse_frame(e, c, FRAMES_UNAVAILABLE, "wait for connection.ack", NULL, NULL);
 		return;
 	}
 	struct frames_in f;
@@ -424,7 +416,7 @@ static void handle_frame(struct edge *e, struct ws_conn *c, const char *buf, siz
 	int rc = frames_decode(buf, len, c->kind == WS_CHAT ? FRAMES_FROM_CHAT : FRAMES_FROM_NOTIFY, &f, &why);
 	e->metrics.frames_in[metric_of(f.type)]++;
 	if (rc != FRAMES_OK) {
-		refuse(e, c, rc, why, f.type_name, f.call_id);
+		refuse_frame(e, c, rc, why, f.type_name, f.call_id);
 	} else if (f.type == FRAMES_T_PING) {
 		ws_send_json(c, json_pack("{s:s}", "type", "pong"));
 	} else {
@@ -444,7 +436,7 @@ static void handle_frame(struct edge *e, struct ws_conn *c, const char *buf, siz
 			.user_props = props,
 		};
 		if (broker_publish(e->broker, topic, buf, len, &opt) != 0)
-			refuse(e, c, FRAMES_UNAVAILABLE, "broker unreachable, frame not sent; try again", f.type_name,
+			refuse_frame(e, c, FRAMES_UNAVAILABLE, "broker unreachable, frame not sent; try again", f.type_name,
 			       f.call_id);
 	}
 	frames_in_clear(&f);
