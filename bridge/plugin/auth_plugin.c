@@ -5,9 +5,10 @@
  * mosquitto_* functions; acl.c for every allow/deny decision; logins.c
  * for the live user connections; common/jwt.c and common/secret.c.
  *
- *   BASIC_AUTH  users: username = user id, password = HS256 JWT (jwt_verify:
- *               constant-time signature, exp), username == the token's id,
- *               client id "<user id>:<device>". Services: svc:bridge and
+ *   BASIC_AUTH  users: username = user id, password = JWT (jwt_check with
+ *               the configured key set and policy: PROTOCOL.md "Tokens,
+ *               strictly"), username == the token's id, client id
+ *               "<user id>:<device>". Services: svc:bridge and
  *               svc:rules with the service secret (SHA-256 digests compared
  *               with CRYPTO_memcmp). A user's first live connection
  *               publishes {"user_id", "online": true} on svc/presence/mqtt.
@@ -21,8 +22,15 @@
  *               answered with {"snapshot": [...]} on svc/presence/mqtt.
  *   DISCONNECT  forgets the connection; the user's last one publishes
  *               {"user_id", "online": false}.
- *   RELOAD      re-reads the options and secrets (SIGHUP); a failure keeps
- *               the old ones.
+ *   RELOAD      (SIGHUP) re-reads every file the options name, all or
+ *               nothing: a failure keeps the old keys and secrets and is
+ *               logged. mosquitto 2.0 passes no options with the event, so
+ *               the options are those of plugin init, kept. Right after
+ *               the event the broker re-runs BASIC_AUTH for every client it
+ *               holds (mosquitto_security_apply), live or an offline
+ *               persistent session, and disconnects those refused: until
+ *               the next TICK those pass unchecked (see user_login), so a
+ *               reload never drops a connection nor makes a session online.
  * The broker runs every callback on its one thread: no locks. */
 #include <stdint.h>
 #include <stdio.h>
@@ -51,17 +59,22 @@
 
 /* What mosquitto.conf (or the environment) configures; swapped whole on reload. */
 struct plugin_config {
-	unsigned char *jwt_secret; /* malloc'd, cleansed on free */
-	size_t jwt_secret_len;
+	struct jwt_keyset *keys;   /* plugin_opt_jwt_secret_file, _jwt_public_key_file */
+	struct jwt_policy policy;  /* require_exp, jwt_leeway_s; audience and issuer below */
+	char *audience;            /* plugin_opt_jwt_audience, malloc'd; NULL: aud ignored */
+	char *issuer;              /* plugin_opt_jwt_issuer, malloc'd; NULL: iss ignored */
 	unsigned char service_digest[SHA256_DIGEST_LENGTH];
-	bool require_exp;       /* plugin_opt_require_exp, default true */
-	bool bind_client_id;    /* plugin_opt_client_id_rule strict (default) | any */
+	bool bind_client_id;       /* plugin_opt_client_id_rule strict (default) | any */
 };
 
 struct plugin {
 	mosquitto_plugin_id_t *id;
+	struct mosquitto_opt *opts; /* the options of plugin init, copied: reload reads them again */
+	int opt_count;
 	struct plugin_config cfg;
 	struct logins *logins;
+	bool ticking;               /* a TICK came: the broker sends them (per_listener_settings false) */
+	bool recheck;               /* from a RELOAD event to the next TICK */
 };
 
 static int instances; /* one instance per broker: presence is per process */
@@ -78,11 +91,34 @@ static const char *printable(const char *s, char out[LOG_FIELD_MAX + 1])
 
 static void config_free(struct plugin_config *c)
 {
-	if (c->jwt_secret) {
-		OPENSSL_cleanse(c->jwt_secret, c->jwt_secret_len);
-		free(c->jwt_secret);
-	}
+	jwt_keyset_free(c->keys);
+	free(c->audience);
+	free(c->issuer);
 	OPENSSL_cleanse(c, sizeof(*c));
+}
+
+static void opts_free(struct mosquitto_opt *opts, int count)
+{
+	for (int i = 0; opts && i < count; i++) {
+		free(opts[i].key);
+		free(opts[i].value);
+	}
+	free(opts);
+}
+
+/* A copy of the broker's options (mosquitto 2.0 hands none to RELOAD). */
+static struct mosquitto_opt *opts_copy(const struct mosquitto_opt *opts, int count)
+{
+	struct mosquitto_opt *c = calloc(count > 0 ? (size_t)count : 1, sizeof(*c));
+	for (int i = 0; c && i < count; i++) {
+		c[i].key = opts[i].key ? strdup(opts[i].key) : NULL;
+		c[i].value = opts[i].value ? strdup(opts[i].value) : NULL;
+		if ((opts[i].key && !c[i].key) || (opts[i].value && !c[i].value)) {
+			opts_free(c, i + 1);
+			return NULL;
+		}
+	}
+	return c;
 }
 
 static int sha256(const void *data, size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
@@ -112,10 +148,83 @@ static int opt_bool(const char *v, bool dflt, bool *out)
 	return 0;
 }
 
-/* Reads every option and both secrets into *c. 0, or -1 (logged). */
-static int config_load(struct mosquitto_opt *opts, int count, struct plugin_config *c)
+/* plugin_opt_<name> as a non-empty malloc'd string in *out (NULL when not
+ * given). 0, or -1 (logged). */
+static int opt_string(const struct mosquitto_opt *opts, int count, const char *name, char **out)
 {
-	static const char *const known[] = {"jwt_secret_file", "service_secret_file", "require_exp", "client_id_rule"};
+	const char *v = opt_value(opts, count, name);
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!*v) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_%s must not be empty", name);
+		return -1;
+	}
+	*out = strdup(v);
+	return *out ? 0 : -1;
+}
+
+/* The token keys and policy of *c. 0, or -1 (logged, naming the file). */
+static int config_load_jwt(const struct mosquitto_opt *opts, int count, struct plugin_config *c)
+{
+	const char *secrets = opt_value(opts, count, "jwt_secret_file");
+	const char *pems = opt_value(opts, count, "jwt_public_key_file");
+	char err[JWT_KEYS_ERR_MAX];
+
+	c->policy = JWT_POLICY_DEFAULT;
+	if (opt_bool(opt_value(opts, count, "require_exp"), true, &c->policy.require_exp)) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_require_exp must be true or false");
+		return -1;
+	}
+	const char *leeway = opt_value(opts, count, "jwt_leeway_s");
+	if (leeway) {
+		char *end = NULL;
+		long long v = strtoll(leeway, &end, 10);
+		if (!*leeway || *end || v < 0 || v > JWT_LEEWAY_MAX_S) {
+			mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_jwt_leeway_s must be 0-%d seconds",
+					     JWT_LEEWAY_MAX_S);
+			return -1;
+		}
+		c->policy.leeway_s = v;
+	}
+	if (opt_string(opts, count, "jwt_audience", &c->audience) ||
+	    opt_string(opts, count, "jwt_issuer", &c->issuer))
+		return -1;
+	c->policy.audience = c->audience;
+	c->policy.issuer = c->issuer;
+
+	if (jwt_keyset_load(&c->keys, secrets, pems, err, sizeof(err))) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": JWT keys: %s", err);
+		return -1;
+	}
+	if (!secrets && !pems) {
+		/* No key file: the secret of the environment, as before key files. */
+		size_t len = 0;
+		char *env = secret_load(NULL, "RINGMQ_JWT_SECRET", &len);
+		int rc = env ? jwt_keyset_add_secret(c->keys, NULL, (unsigned char *)env, len, err, sizeof(err)) : -1;
+		if (env) {
+			OPENSSL_cleanse(env, len);
+			free(env);
+		}
+		if (rc) {
+			mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": no JWT key (plugin_opt_jwt_secret_file, "
+					     "plugin_opt_jwt_public_key_file or RINGMQ_JWT_SECRET)");
+			return -1;
+		}
+	}
+	if (jwt_keyset_count(c->keys, JWT_ALG_UNKNOWN) == 0) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": no JWT key in the files named");
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads every option, the key files and the service secret into *c. 0, or
+ * -1 (logged). */
+static int config_load(const struct mosquitto_opt *opts, int count, struct plugin_config *c)
+{
+	static const char *const known[] = {"jwt_secret_file", "jwt_public_key_file", "jwt_leeway_s", "jwt_audience",
+					    "jwt_issuer", "service_secret_file", "require_exp", "client_id_rule"};
 	char *svc = NULL;
 	size_t svc_len = 0;
 	int rc = -1;
@@ -125,14 +234,22 @@ static int config_load(struct mosquitto_opt *opts, int count, struct plugin_conf
 		bool ok = false;
 		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			ok = ok || (opts[i].key && !strcmp(opts[i].key, known[k]));
-		if (!ok)
+		if (!ok) {
 			mosquitto_log_printf(MOSQ_LOG_WARNING, PLUGIN_NAME ": unknown option plugin_opt_%s ignored",
 					     opts[i].key ? opts[i].key : "");
+			continue;
+		}
+		for (int j = 0; j < i; j++) {
+			if (opts[j].key && !strcmp(opts[j].key, opts[i].key)) {
+				/* mosquitto keeps both: which one would count is not obvious */
+				mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_%s given twice (a list "
+						     "of files is one option, comma-separated)", opts[i].key);
+				goto out;
+			}
+		}
 	}
-	if (opt_bool(opt_value(opts, count, "require_exp"), true, &c->require_exp)) {
-		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_require_exp must be true or false");
+	if (config_load_jwt(opts, count, c))
 		goto out;
-	}
 	const char *rule = opt_value(opts, count, "client_id_rule");
 	if (!rule || !strcmp(rule, "strict")) {
 		c->bind_client_id = true;
@@ -145,13 +262,6 @@ static int config_load(struct mosquitto_opt *opts, int count, struct plugin_conf
 		goto out;
 	}
 
-	c->jwt_secret = (unsigned char *)secret_load(opt_value(opts, count, "jwt_secret_file"), "RINGMQ_JWT_SECRET",
-						     &c->jwt_secret_len);
-	if (!c->jwt_secret) {
-		mosquitto_log_printf(MOSQ_LOG_ERR,
-				     PLUGIN_NAME ": no JWT secret (plugin_opt_jwt_secret_file or RINGMQ_JWT_SECRET)");
-		goto out;
-	}
 	svc = secret_load(opt_value(opts, count, "service_secret_file"), "RINGMQ_SERVICE_SECRET", &svc_len);
 	if (!svc) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME
@@ -224,18 +334,42 @@ static int service_login(struct plugin *p, struct mosquitto *client, const char 
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* True when client is a live login of ours as username with its client id:
+ * the broker re-checking it after a reload, not a new CONNECT. */
+static bool is_live_login(const struct plugin *p, const struct mosquitto *client, const char *username,
+			  const char *client_id)
+{
+	const struct login *se = logins_find(p->logins, client);
+	return se && !se->superseded && client_id && !strcmp(se->user_id, username) &&
+	       !strncmp(se->client_id, client_id, LOGINS_CLIENT_ID_MAX);
+}
+
 static int user_login(struct plugin *p, struct mosquitto *client, const char *username, const char *password)
 {
 	struct jwt_claims claims;
+	const char *client_id = mosquitto_client_id(client);
+	/* After RELOAD, mosquitto 2.0 runs BASIC_AUTH again, in the same loop
+	 * pass, for each client it holds and disconnects those refused. A live
+	 * login of ours stays whatever the keys are now (PROTOCOL.md: no
+	 * connection dropped); an offline persistent session is no login (no
+	 * presence) and must not be "disconnected" again either. The only new
+	 * CONNECTs the broker handles before the next TICK come over
+	 * WebSockets (lws_service runs in between; plain sockets are read at
+	 * the top of the loop): those are checked as always. */
+	if (p->recheck) {
+		if (is_live_login(p, client, username, client_id))
+			return MOSQ_ERR_SUCCESS;
+		if (mosquitto_client_protocol(client) != mp_websockets)
+			return MOSQ_ERR_SUCCESS; /* an offline session: it logs in when it comes back */
+	}
 	if (!password)
 		return refuse_login(client, username, "no token");
-	int err = jwt_verify(password, strnlen(password, JWT_MAX_LEN + 1), p->cfg.jwt_secret, p->cfg.jwt_secret_len,
-			     (int64_t)time(NULL), p->cfg.require_exp, &claims);
+	int err = jwt_check(password, strnlen(password, JWT_MAX_LEN + 1), p->cfg.keys, &p->cfg.policy,
+			    (int64_t)time(NULL), &claims);
 	if (err != JWT_OK)
 		return refuse_login(client, username, jwt_strerror(err));
 	if (strcmp(claims.user_id, username) != 0)
 		return refuse_login(client, username, "username is not the token's user id");
-	const char *client_id = mosquitto_client_id(client);
 	if (p->cfg.bind_client_id && !acl_client_id_ok(username, client_id))
 		return refuse_login(client, username, "client id is not \"<user id>:<device>\"");
 
@@ -354,19 +488,42 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* One log line of what tokens are checked against. */
+static void log_config(const struct plugin_config *c, const char *what)
+{
+	char keys[512];
+	jwt_keyset_describe(c->keys, keys, sizeof(keys));
+	mosquitto_log_printf(MOSQ_LOG_NOTICE,
+			     PLUGIN_NAME ": %s (keys: %s; exp %s, leeway %lld s, audience %s, issuer %s, client ids %s)",
+			     what, keys, c->policy.require_exp ? "required" : "optional", (long long)c->policy.leeway_s,
+			     c->audience ? c->audience : "not checked", c->issuer ? c->issuer : "not checked",
+			     c->bind_client_id ? "\"<user id>:<device>\"" : "unbound");
+}
+
 static int on_reload(int event, void *event_data, void *userdata)
 {
-	struct mosquitto_evt_reload *ev = event_data;
 	struct plugin *p = userdata;
 	struct plugin_config fresh;
 
-	if (config_load(ev->options, ev->option_count, &fresh)) {
-		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": reload failed, keeping the old configuration");
+	/* The broker's BASIC_AUTH re-checks follow this event: see user_login.
+	 * Only when TICKs come to close that window again. */
+	p->recheck = p->ticking;
+	/* ev->options is NULL in mosquitto 2.0: the options of init count. */
+	if (config_load(p->opts, p->opt_count, &fresh)) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": reload failed, keeping the old keys and secrets");
 		return MOSQ_ERR_SUCCESS;
 	}
 	config_free(&p->cfg);
 	p->cfg = fresh;
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": configuration reloaded");
+	log_config(&p->cfg, "reloaded");
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_tick(int event, void *event_data, void *userdata)
+{
+	struct plugin *p = userdata;
+	p->ticking = true;
+	p->recheck = false; /* the re-checks of a reload are over */
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -376,7 +533,7 @@ static const struct {
 } callbacks[] = {
 	{MOSQ_EVT_BASIC_AUTH, on_basic_auth}, {MOSQ_EVT_ACL_CHECK, on_acl_check},
 	{MOSQ_EVT_MESSAGE, on_message},       {MOSQ_EVT_DISCONNECT, on_disconnect},
-	{MOSQ_EVT_RELOAD, on_reload},
+	{MOSQ_EVT_RELOAD, on_reload},         {MOSQ_EVT_TICK, on_tick},
 };
 #define N_CALLBACKS (sizeof(callbacks) / sizeof(callbacks[0]))
 
@@ -388,6 +545,7 @@ static void plugin_free(struct plugin *p)
 		mosquitto_callback_unregister(p->id, callbacks[i].event, callbacks[i].cb, NULL);
 	logins_free(p->logins);
 	config_free(&p->cfg);
+	opts_free(p->opts, p->opt_count);
 	free(p);
 }
 
@@ -419,7 +577,13 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		rc = MOSQ_ERR_NOMEM;
 		goto fail;
 	}
-	if (config_load(options, option_count, &p->cfg)) {
+	p->opt_count = option_count > 0 ? option_count : 0;
+	p->opts = opts_copy(options, p->opt_count);
+	if (!p->opts) {
+		rc = MOSQ_ERR_NOMEM;
+		goto fail;
+	}
+	if (config_load(p->opts, p->opt_count, &p->cfg)) {
 		rc = MOSQ_ERR_INVAL;
 		goto fail;
 	}
@@ -433,9 +597,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	}
 	instances++;
 	*userdata = p;
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": ready (exp %s, client ids %s)",
-			     p->cfg.require_exp ? "required" : "optional",
-			     p->cfg.bind_client_id ? "\"<user id>:<device>\"" : "unbound");
+	log_config(&p->cfg, "ready");
 	return MOSQ_ERR_SUCCESS;
 fail:
 	plugin_free(p);

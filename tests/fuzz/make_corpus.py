@@ -141,6 +141,65 @@ def seeds_jwt():
     }
     for name, (uid, nm, exp) in minted.items():
         write("fuzz_jwt", "minted_" + name, b"\x02" + uid + b"\x00" + nm + b"\x00" + struct.pack(">q", exp))
+    # "Tokens, strictly": the mode byte's high bits pick the policy (0x08
+    # leeway 60 s, 0x10 audience "ringmq", 0x20 issuer, 0x40 exp optional);
+    # modes 3 and 4 sign with the harness's EC and RSA keys.
+    now = 1700000000  # NOW_S of fuzz_jwt.c
+    aud, iss = 0x10, 0x20
+    strict = {
+        "refresh": (0, hs, {"user_id": 7, "exp": 1800000000, "iat": now - 60, "jti": "j", "token_type": "refresh"}),
+        "access": (0, hs, {"user_id": 7, "exp": 1800000000, "iat": now - 60, "jti": "j", "token_type": "access"}),
+        "type_int": (0, hs, {"sub": "a", "exp": 1800000000, "token_type": 1}),
+        "nbf_future": (0, hs, {"sub": "a", "exp": 1800000000, "nbf": now + 30}),
+        "nbf_leeway": (0x08, hs, {"sub": "a", "exp": 1800000000, "nbf": now + 30}),
+        "nbf_string": (0, hs, {"sub": "a", "exp": 1800000000, "nbf": "now"}),
+        "iat_future": (0, hs, {"sub": "a", "exp": 1800000000, "iat": now + 1}),
+        "iat_leeway": (0x08, hs, {"sub": "a", "exp": 1800000000, "iat": now + 60}),
+        "exp_leeway": (0x08, hs, {"sub": "a", "exp": now - 59}),
+        "aud_string": (aud, hs, {"sub": "a", "exp": 1800000000, "aud": "ringmq"}),
+        "aud_array": (aud, hs, {"sub": "a", "exp": 1800000000, "aud": ["web", "ringmq"]}),
+        "aud_other": (aud, hs, {"sub": "a", "exp": 1800000000, "aud": ["web"]}),
+        "aud_missing": (aud, hs, {"sub": "a", "exp": 1800000000}),
+        "iss_good": (iss, hs, {"sub": "a", "exp": 1800000000, "iss": "https://auth.example"}),
+        "iss_other": (iss | aud, hs, {"sub": "a", "exp": 1800000000, "aud": "ringmq", "iss": "https://x"}),
+        "kid_hs": (0, {"alg": "HS256", "kid": "fuzz-hs"}, good),
+        "kid_unknown": (0, {"alg": "HS256", "kid": "2026-12"}, good),
+        "kid_rsa": (0, {"alg": "HS256", "kid": "fuzz-rsa"}, good),
+        "kid_int": (0, {"alg": "HS256", "kid": 5}, good),
+        "crit": (0, {"alg": "HS256", "crit": ["exp"]}, good),
+        "no_exp_optional": (0x40, hs, {"sub": "alice"}),
+    }
+    for name, (flags, h, c) in strict.items():
+        hb = json.dumps(h, separators=(",", ":")).encode()
+        cb = json.dumps(c, separators=(",", ":")).encode()
+        write("fuzz_jwt", "signed_" + name, bytes([1 | flags]) + hb + b"\x00" + cb)
+    asym = {
+        "es256": (3, {"alg": "ES256", "typ": "JWT"}, good),
+        "es256_kid": (3, {"alg": "ES256", "kid": "fuzz-ec"}, good),
+        "es256_kid_rsa": (3, {"alg": "ES256", "kid": "fuzz-rsa"}, good),
+        "es256_as_rs256": (3, {"alg": "RS256"}, good),
+        "es256_refresh": (3 | aud, {"alg": "ES256"}, {"sub": "a", "exp": 1800000000, "aud": "ringmq",
+                                                      "token_type": "refresh"}),
+        "rs256": (4, {"alg": "RS256", "typ": "JWT"}, good),
+        "rs256_kid": (4, {"alg": "RS256", "kid": "fuzz-rsa"}, good),
+        "rs256_as_hs256": (4, {"alg": "HS256"}, good),
+        "rs256_nbf": (4 | 0x08, {"alg": "RS256"}, {"sub": "a", "exp": 1800000000, "nbf": now + 60}),
+    }
+    for name, (flags, h, c) in asym.items():
+        hb = json.dumps(h, separators=(",", ":")).encode()
+        cb = json.dumps(c, separators=(",", ":")).encode()
+        write("fuzz_jwt", "signed_" + name, bytes([flags]) + hb + b"\x00" + cb)
+    raw_strict = {
+        "kid_unknown": token({"alg": "HS256", "kid": "nope"}, good),
+        "rs256_garbage": b64(b'{"alg":"RS256","kid":"fuzz-rsa"}') + "." + b64(json.dumps(good).encode()) + "." +
+        b64(bytes(256)),
+        "es256_garbage": b64(b'{"alg":"ES256"}') + "." + b64(json.dumps(good).encode()) + "." + b64(bytes(64)),
+        "refresh": token(hs, {"user_id": 7, "exp": 1800000000, "token_type": "refresh"}),
+    }
+    for name, tok in raw_strict.items():
+        write("fuzz_jwt", "raw_" + name, b"\x00" + tok.encode())
+    write("fuzz_jwt", "raw_aud_policy", bytes([aud | iss | 0x08]) + token(hs, {
+        "sub": "a", "exp": now, "aud": ["ringmq"], "iss": "https://auth.example", "nbf": now + 60}).encode())
 
 
 def router_input(flags, state, frame, caller=b"alice", receiver=b"bob", name=b"Alice", conv=b"c1", chat=b"c1",

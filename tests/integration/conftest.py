@@ -3,7 +3,9 @@ on free loopback ports, each stack in its own temp state dir.
 
 - The broker runs the repo's mosquitto.conf, rewritten line by line: the
   listener's port, paths under run/ (moved into the state dir) and paths
-  under build/ (moved to $RINGMQ_BUILD_DIR). Nothing else changes.
+  under build/ (moved to $RINGMQ_BUILD_DIR). Nothing else changes, except
+  that Stack(broker_conf_extra=[lines]) appends lines (rewritten the same
+  way) at its end, e.g. more plugin_opt_* for the auth plugin.
 - Binaries come from $RINGMQ_BUILD_DIR (default <repo>/build).
 - Secrets are files in the state dir (mode 600), as scripts/run makes them;
   the two the broker's auth plugin reads (jwt_secret, service_secret) are
@@ -92,7 +94,7 @@ class Stack:
     """mosquitto + ringmq-rules + ringmq-bridge. Use .http, .ws_notify(),
     .ws_chat(), .token(), .conversation()."""
 
-    def __init__(self, ring_timeout_ms=None, bridge_args=(), rules_args=(), name="stack"):
+    def __init__(self, ring_timeout_ms=None, bridge_args=(), rules_args=(), name="stack", broker_conf_extra=()):
         for path in (BRIDGE, RULES):
             if not os.access(path, os.X_OK):
                 pytest.fail(f"{path} is not built (set RINGMQ_BUILD_DIR or build first)")
@@ -115,6 +117,7 @@ class Stack:
         self.db = os.path.join(self.dir, "ringmq.db")
         self.rules_client_id = "ringmq-rules-" + secrets.token_hex(4)   # kept across restarts
         self.ring_timeout_ms = ring_timeout_ms
+        self.broker_conf_extra = list(broker_conf_extra)
         try:
             self._start_broker()
             self._start_rules(rules_args)
@@ -155,7 +158,8 @@ class Stack:
             except KeyError:
                 pass
         with open(os.path.join(REPO, "mosquitto.conf")) as f:
-            conf = rewrite_mosquitto_conf(f.read(), self.mqtt_port, self.dir, BUILD_DIR)
+            text = f.read() + "".join(line + "\n" for line in self.broker_conf_extra)
+        conf = rewrite_mosquitto_conf(text, self.mqtt_port, self.dir, BUILD_DIR)
         self.conf_path = os.path.join(self.dir, "mosquitto.conf")
         with open(self.conf_path, "w") as f:
             f.write(conf)
