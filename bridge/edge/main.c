@@ -3,7 +3,6 @@
  * main owns the configuration, the libwebsockets context and its loop, and
  * the shutdown: SIGTERM/SIGINT close every socket with 1001, flush, tell the
  * broker we are gone and exit 0. ws.c, http.c and broker.c do the work. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "edge.h"
 #include "inbox.h"
 #include "log.h"
+#include "options.h"
 #include "presence.h"
 #include "secret.h"
 #include "server.h"
@@ -57,112 +57,53 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_timer_start(loop, &s->poll);
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: ringmq-bridge [options]\n"
-		"The WebSocket/HTTP edge of ringmq: web clients connect here; frames travel\n"
-		"over MQTT to ringmq-rules and back.\n\n"
-		"  --listen ADDR             listen address (default 127.0.0.1)\n"
-		"  --port N                  HTTP/WebSocket port (default 8080)\n"
-		"  --mqtt-host H             broker host (default 127.0.0.1)\n"
-		"  --mqtt-port N             broker port (default 1883)\n"
-		"  --jwt-secret-file F       HS256 key for user tokens (else $RINGMQ_JWT_SECRET; required)\n"
-		"  --api-key-file F          server API key (else $RINGMQ_API_KEY; none: /api/ answers 401)\n"
-		"  --service-secret-file F   broker login as svc:bridge (else $RINGMQ_SERVICE_SECRET; none: anonymous)\n"
-		"  --web-root DIR            serve the demo page from DIR at /\n"
-		"  --allow-origin ORIGIN     allow this Origin for WebSockets and CORS (repeatable; \"*\" = any;\n"
-		"                            the bridge's own origin is always allowed)\n"
-		"  --request-timeout-ms N    longest wait for rules before 503 (default 2000)\n"
-		"  --max-frame BYTES         larger frames close the socket with 1009 (default 65536)\n"
-		"  --rate N                  frames per second per socket (default 50)\n"
-		"  --burst N                 burst allowance (default 100)\n"
-		"  --send-queue BYTES        queued for one socket before close 1013 (default 1048576)\n"
-		"  --ping-interval-s N       WebSocket ping after N s of silence from a client (default 30)\n"
-		"  --idle-timeout-s N        drop a socket silent (no frame, no pong) for N s (default 60)\n"
-		"  --handshake-timeout-s N   a connection must complete its HTTP request or WebSocket\n"
-		"                            handshake (and send an HTTP body) within N s (default 10)\n"
-		"  --no-require-exp          accept tokens without exp\n"
-		"  --log-level L             error, warn, info, debug (default info; or $RINGMQ_LOG_LEVEL)\n"
-		"  --help                    this text\n");
-}
+static const char about[] =
+	"The WebSocket/HTTP edge of ringmq: web clients connect here; frames travel\n"
+	"over MQTT to ringmq-rules and back.";
 
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-	char *end = NULL;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
+/* Fills cfg (holding the defaults) from argv; 0, 1 (--help) or 2 (bad). */
 static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 {
-	static const struct option opts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"port", required_argument, NULL, 'p'},
-		{"mqtt-host", required_argument, NULL, 'H'},
-		{"mqtt-port", required_argument, NULL, 'P'},
-		{"jwt-secret-file", required_argument, NULL, 'j'},
-		{"api-key-file", required_argument, NULL, 'k'},
-		{"service-secret-file", required_argument, NULL, 's'},
-		{"web-root", required_argument, NULL, 'w'},
-		{"allow-origin", required_argument, NULL, 'o'},
-		{"request-timeout-ms", required_argument, NULL, 't'},
-		{"max-frame", required_argument, NULL, 'f'},
-		{"rate", required_argument, NULL, 'r'},
-		{"burst", required_argument, NULL, 'b'},
-		{"send-queue", required_argument, NULL, 'q'},
-		{"handshake-timeout-s", required_argument, NULL, 'T'},
-		{"ping-interval-s", required_argument, NULL, 'i'},
-		{"idle-timeout-s", required_argument, NULL, 'I'},
-		{"no-require-exp", no_argument, NULL, 'x'},
-		{"log-level", required_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *jwt_file = NULL, *api_file = NULL, *svc_file = NULL;
-	long v;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l': cfg->listen = optarg; break;
-		case 'p': if (parse_int(optarg, 0, 65535, &v)) goto bad; cfg->port = (int)v; break;
-		case 'H': cfg->mqtt_host = optarg; break;
-		case 'P': if (parse_int(optarg, 1, 65535, &v)) goto bad; cfg->mqtt_port = (int)v; break;
-		case 'j': jwt_file = optarg; break;
-		case 'k': api_file = optarg; break;
-		case 's': svc_file = optarg; break;
-		case 'w': cfg->web_root = optarg; break;
-		case 'o':
-			if (cfg->norigins == EDGE_MAX_ORIGINS) {
-				fprintf(stderr, "ringmq-bridge: at most %d --allow-origin\n", EDGE_MAX_ORIGINS);
-				return 2;
-			}
-			cfg->origins[cfg->norigins++] = optarg;
-			break;
-		case 't': if (parse_int(optarg, 10, 600000, &v)) goto bad; cfg->request_timeout_ms = (int)v; break;
-		case 'f': if (parse_int(optarg, 128, 16 << 20, &v)) goto bad; cfg->max_frame = (size_t)v; break;
-		case 'r': if (parse_int(optarg, 1, 1000000, &v)) goto bad; cfg->rate = (int)v; break;
-		case 'b': if (parse_int(optarg, 1, 1000000, &v)) goto bad; cfg->burst = (int)v; break;
-		case 'q': if (parse_int(optarg, 1024, 1L << 30, &v)) goto bad; cfg->send_queue = (size_t)v; break;
-		case 'T': if (parse_int(optarg, 1, 3600, &v)) goto bad; cfg->handshake_timeout_s = (int)v; break;
-		case 'i': if (parse_int(optarg, 1, 86400, &v)) goto bad; cfg->ping_interval_s = (int)v; break;
-		case 'I': if (parse_int(optarg, 2, 86400, &v)) goto bad; cfg->idle_timeout_s = (int)v; break;
-		case 'x': cfg->require_exp = false; break;
-		case 'v':
-			if ((*level = log_level_parse(optarg)) < 0)
-				goto bad;
-			break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "ringmq-bridge: unexpected argument %s\n", argv[optind]);
-		return 2;
-	}
+	struct options_list origins = {cfg->origins, 0, EDGE_MAX_ORIGINS};
+	const struct options_spec spec[] = {
+		{"listen", OPTIONS_STR, &cfg->listen, 0, 0, "ADDR", "listen address (default 127.0.0.1)"},
+		{"port", OPTIONS_INT, &cfg->port, 0, 65535, "N", "HTTP/WebSocket port (default 8080)"},
+		{"mqtt-host", OPTIONS_STR, &cfg->mqtt_host, 0, 0, "H", "broker host (default 127.0.0.1)"},
+		{"mqtt-port", OPTIONS_INT, &cfg->mqtt_port, 1, 65535, "N", "broker port (default 1883)"},
+		{"jwt-secret-file", OPTIONS_STR, &jwt_file, 0, 0, "F",
+		 "HS256 key for user tokens (else $RINGMQ_JWT_SECRET; required)"},
+		{"api-key-file", OPTIONS_STR, &api_file, 0, 0, "F",
+		 "server API key (else $RINGMQ_API_KEY; none: /api/ answers 401)"},
+		{"service-secret-file", OPTIONS_STR, &svc_file, 0, 0, "F",
+		 "broker login as svc:bridge (else $RINGMQ_SERVICE_SECRET; none: anonymous)"},
+		{"web-root", OPTIONS_STR, &cfg->web_root, 0, 0, "DIR", "serve the demo page from DIR at /"},
+		{"allow-origin", OPTIONS_LIST, &origins, 0, 0, "ORIGIN",
+		 "allow this Origin for WebSockets and CORS (repeatable; \"*\" = any;\n"
+		 "the bridge's own origin is always allowed)"},
+		{"request-timeout-ms", OPTIONS_INT, &cfg->request_timeout_ms, 10, 600000, "N",
+		 "longest wait for rules before 503 (default 2000)"},
+		{"max-frame", OPTIONS_SIZE, &cfg->max_frame, 128, 16 << 20, "BYTES",
+		 "larger frames close the socket with 1009 (default 65536)"},
+		{"rate", OPTIONS_INT, &cfg->rate, 1, 1000000, "N", "frames per second per socket (default 50)"},
+		{"burst", OPTIONS_INT, &cfg->burst, 1, 1000000, "N", "burst allowance (default 100)"},
+		{"send-queue", OPTIONS_SIZE, &cfg->send_queue, 1024, 1L << 30, "BYTES",
+		 "queued for one socket before close 1013 (default 1048576)"},
+		{"ping-interval-s", OPTIONS_INT, &cfg->ping_interval_s, 1, 86400, "N",
+		 "WebSocket ping after N s of silence from a client (default 30)"},
+		{"idle-timeout-s", OPTIONS_INT, &cfg->idle_timeout_s, 2, 86400, "N",
+		 "drop a socket silent (no frame, no pong) for N s (default 60)"},
+		{"handshake-timeout-s", OPTIONS_INT, &cfg->handshake_timeout_s, 1, 3600, "N",
+		 "a connection must complete its HTTP request or WebSocket\n"
+		 "handshake (and send an HTTP body) within N s (default 10)"},
+		{"no-require-exp", OPTIONS_FALSE, &cfg->require_exp, 0, 0, NULL, "accept tokens without exp"},
+		{"log-level", OPTIONS_LEVEL, level, 0, 0, "L", "error, warn, info, debug (default info; or $RINGMQ_LOG_LEVEL)"},
+		{NULL, 0, NULL, 0, 0, NULL, NULL},
+	};
+	int rc = options_parse("ringmq-bridge", about, spec, argc, argv);
+	if (rc)
+		return rc;
+	cfg->norigins = origins.n;
 	if (cfg->ping_interval_s >= cfg->idle_timeout_s) {
 		fprintf(stderr, "ringmq-bridge: --ping-interval-s must be below --idle-timeout-s\n");
 		return 2;
@@ -179,9 +120,6 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 	if (svc_file && !cfg->service_secret)
 		return 2;
 	return 0;
-bad:
-	fprintf(stderr, "ringmq-bridge: bad value: %s (see --help)\n", optarg);
-	return 2;
 }
 
 /* --- wiring: callbacks go up, calls go down ------------------------------ */
@@ -320,7 +258,7 @@ int main(int argc, char **argv)
 	};
 	int rc = parse_args(argc, argv, &e.cfg, &level);
 	if (rc)
-		return rc;
+		return rc == 1 ? 0 : rc;
 	log_init("ringmq-bridge", level < 0 ? LOG_LEVEL_INFO : (enum log_level)level);
 	lws_set_log_level(LLL_ERR | (level >= LOG_LEVEL_DEBUG ? LLL_WARN : 0), NULL);
 

@@ -15,7 +15,6 @@
  * and publishes what they return. SQLite's automatic WAL checkpoint is off:
  * the loop checkpoints after RULES_CHECKPOINT_IDLE_MS without a message, or
  * when the WAL reaches RULES_WAL_MAX_PAGES. See schemas/INTERNAL.md. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include "ids.h"
 #include "log.h"
 #include "mqtt.h"
+#include "options.h"
 #include "presence.h"
 #include "requests.h"
 #include "router.h"
@@ -277,77 +277,43 @@ static void checkpoint_when_idle(struct rules *r, int *wait_ms)
 	}
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: ringmq-rules [options]\n"
-		"Routes call signaling, owns call and conversation state (SQLite), answers\n"
-		"the bridges' requests, runs ring time-outs and ends stuck calls. See README.md.\n"
-		"\n"
-		"  --mqtt-host H            broker host (default 127.0.0.1)\n"
-		"  --mqtt-port N            broker port (default 1883)\n"
-		"  --service-secret-file F  broker login as svc:rules with the secret in F\n"
-		"                           (default $RINGMQ_SERVICE_SECRET; none: anonymous)\n"
-		"  --db PATH                SQLite file, created if missing (default ringmq.db)\n"
-		"  --ring-timeout-ms N      a ringing call becomes missed after N ms (default 45000)\n"
-		"  --presence-grace-ms N    end an accepted call (hangup, by that participant) when a\n"
-		"                           participant has had no notification socket and no MQTT\n"
-		"                           session for N ms (default 30000; 0 = never)\n"
-		"  --max-call-ms N          end an accepted call (hangup, by nobody) N ms after the\n"
-		"                           answer (default 14400000 = 4 h; 0 = no limit)\n"
-		"  --client-id ID           MQTT client id of the persistent session (default ringmq-rules)\n"
-		"  --log-level L            error, warn, info, debug (default info)\n"
-		"  --help                   this text\n");
-}
-
-static long parse_num(const char *s, long min, long max)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	return (*s && !*end && v >= min && v <= max) ? v : -1;
-}
+static const char about[] =
+	"Routes call signaling, owns call and conversation state (SQLite), answers\n"
+	"the bridges' requests, runs ring time-outs and ends stuck calls. See README.md.";
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"mqtt-host", required_argument, NULL, 'H'},
-		{"mqtt-port", required_argument, NULL, 'p'},
-		{"service-secret-file", required_argument, NULL, 's'},
-		{"db", required_argument, NULL, 'd'},
-		{"ring-timeout-ms", required_argument, NULL, 't'},
-		{"client-id", required_argument, NULL, 'c'},
-		{"presence-grace-ms", required_argument, NULL, 'g'},
-		{"max-call-ms", required_argument, NULL, 'm'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *host = "127.0.0.1", *db = "ringmq.db", *client_id = "ringmq-rules", *secret_file = NULL;
 	long port = 1883, ring_ms = 45000, grace_ms = RULES_GRACE_DEFAULT_MS, max_call_ms = RULES_MAX_CALL_DEFAULT_MS;
 	int level = LOG_LEVEL_INFO;
 	const char *env_level = getenv("RINGMQ_LOG_LEVEL");
 	if (env_level && log_level_parse(env_level) >= 0)
 		level = log_level_parse(env_level);
-	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'H': host = optarg; break;
-		case 'p': port = parse_num(optarg, 1, 65535); break;
-		case 's': secret_file = optarg; break;
-		case 'd': db = optarg; break;
-		case 't': ring_ms = parse_num(optarg, 1, 24L * 3600 * 1000); break;
-		case 'c': client_id = optarg; break;
-		case 'g': grace_ms = parse_num(optarg, 0, 24L * 3600 * 1000); break;
-		case 'm': max_call_ms = parse_num(optarg, 0, 30L * 24 * 3600 * 1000); break;
-		case 'l': level = log_level_parse(optarg); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind < argc || port < 0 || ring_ms < 0 || grace_ms < 0 || max_call_ms < 0 || level < 0 || !client_id[0]) {
-		fprintf(stderr, "ringmq-rules: bad arguments (port 1-65535, ring time-out 1 ms to 24 h, "
-				"presence grace 0 to 24 h, longest call 0 to 30 days, log level error|warn|info|debug)\n");
-		usage(stderr);
+	const struct options_spec spec[] = {
+		{"mqtt-host", OPTIONS_STR, &host, 0, 0, "H", "broker host (default 127.0.0.1)"},
+		{"mqtt-port", OPTIONS_LONG, &port, 1, 65535, "N", "broker port (default 1883)"},
+		{"service-secret-file", OPTIONS_STR, &secret_file, 0, 0, "F",
+		 "broker login as svc:rules with the secret in F\n(default $RINGMQ_SERVICE_SECRET; none: anonymous)"},
+		{"db", OPTIONS_STR, &db, 0, 0, "PATH", "SQLite file, created if missing (default ringmq.db)"},
+		{"ring-timeout-ms", OPTIONS_LONG, &ring_ms, 1, 24L * 3600 * 1000, "N",
+		 "a ringing call becomes missed after N ms (default 45000)"},
+		{"presence-grace-ms", OPTIONS_LONG, &grace_ms, 0, 24L * 3600 * 1000, "N",
+		 "end an accepted call (hangup, by that participant) when a\n"
+		 "participant has had no notification socket and no MQTT\n"
+		 "session for N ms (default 30000; 0 = never)"},
+		{"max-call-ms", OPTIONS_LONG, &max_call_ms, 0, 30L * 24 * 3600 * 1000, "N",
+		 "end an accepted call (hangup, by nobody) N ms after the\n"
+		 "answer (default 14400000 = 4 h; 0 = no limit)"},
+		{"client-id", OPTIONS_STR, &client_id, 0, 0, "ID",
+		 "MQTT client id of the persistent session (default ringmq-rules)"},
+		{"log-level", OPTIONS_LEVEL, &level, 0, 0, "L", "error, warn, info, debug (default info)"},
+		{NULL, 0, NULL, 0, 0, NULL, NULL},
+	};
+	int rc = options_parse("ringmq-rules", about, spec, argc, argv);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (!client_id[0]) {
+		fprintf(stderr, "ringmq-rules: --client-id must not be empty\n");
 		return 2;
 	}
 	log_init("ringmq-rules", (enum log_level)level);
