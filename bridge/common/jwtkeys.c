@@ -178,15 +178,22 @@ static unsigned char *read_file(const char *path, size_t max, size_t *len, char 
 	return buf;
 }
 
-static int add_secret_file(struct jwt_keyset *ks, const char *path, char *err, size_t err_len)
+/* The free slot for the key in path, named by its kid; NULL with err when
+ * the name is no kid or the kid is taken. */
+static struct key *slot_of_path(struct jwt_keyset *ks, const char *path, char *err, size_t err_len)
 {
 	char kid[JWT_KID_MAX + 1];
 	if (jwt_kid_of_path(path, kid)) {
 		set_err(err, err_len, "%s: its name is no kid (1-%d characters without the extension)", path,
 			JWT_KID_MAX);
-		return -1;
+		return NULL;
 	}
-	struct key *k = slot_for(ks, kid, path, err, err_len);
+	return slot_for(ks, kid, path, err, err_len);
+}
+
+static int add_secret_file(struct jwt_keyset *ks, const char *path, char *err, size_t err_len)
+{
+	struct key *k = slot_of_path(ks, path, err, err_len);
 	if (!k)
 		return -1;
 	size_t n = 0;
@@ -243,13 +250,7 @@ static int pkey_alg(EVP_PKEY *pkey, const char *path, enum jwt_alg *alg, size_t 
 
 static int add_pem_file(struct jwt_keyset *ks, const char *path, char *err, size_t err_len)
 {
-	char kid[JWT_KID_MAX + 1];
-	if (jwt_kid_of_path(path, kid)) {
-		set_err(err, err_len, "%s: its name is no kid (1-%d characters without the extension)", path,
-			JWT_KID_MAX);
-		return -1;
-	}
-	struct key *k = slot_for(ks, kid, path, err, err_len);
+	struct key *k = slot_of_path(ks, path, err, err_len);
 	if (!k)
 		return -1;
 	size_t n = 0;
