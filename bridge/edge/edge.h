@@ -19,11 +19,13 @@
 #include "hmap.h"
 #include "ids.h"
 #include "jwt.h"
+#include "jwtkeys.h"
 #include "metrics.h"
 #include "mqtt.h"
 #include "topics.h"
 
 #define EDGE_MAX_ORIGINS 16
+#define EDGE_PATHS_MAX 8192          /* the key files of one kind, comma-separated */
 #define EDGE_DEVICE_LEN 18           /* "d-" + 16 hex */
 #define EDGE_BRIDGE_ID_LEN 18        /* "b-" + 16 hex */
 #define EDGE_REFUSED_WINDOW_MS 10000 /* refused frames counted over this window */
@@ -50,8 +52,8 @@ struct edge_cfg {
 	int port;
 	const char *mqtt_host;
 	int mqtt_port;
-	char *jwt_secret;
-	size_t jwt_secret_len;
+	struct jwt_keyset *keys;     /* the keys user tokens are checked with (SIGHUP re-reads them) */
+	struct jwt_policy policy;    /* token_type, exp/nbf/iat with leeway, aud, iss */
 	char *api_key;
 	size_t api_key_len;
 	char *service_secret;
@@ -66,7 +68,6 @@ struct edge_cfg {
 	int handshake_timeout_s;     /* TCP open to handshake done; also HTTP bodies */
 	int ping_interval_s;         /* WebSocket ping after this much silence from the client */
 	int idle_timeout_s;          /* drop a socket silent for this long (no frame, no pong) */
-	bool require_exp;
 };
 
 /* The parts of one bridge, wired by main.c. Each part owns its state

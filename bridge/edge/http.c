@@ -291,8 +291,8 @@ static int user_of(struct lws *wsi, struct edge *e, struct jwt_claims *claims)
 	const char *tok = auth + 7;
 	while (*tok == ' ')
 		tok++;
-	return jwt_verify(tok, strlen(tok), (const unsigned char *)e->cfg.jwt_secret, e->cfg.jwt_secret_len,
-			  clock_now_ms() / 1000, e->cfg.require_exp, claims) == JWT_OK ? 0 : -1;
+	return jwt_check(tok, strlen(tok), e->cfg.keys, &e->cfg.policy, clock_now_ms() / 1000, claims) == JWT_OK ? 0
+														  : -1;
 }
 
 static bool api_key_ok(struct lws *wsi, struct edge *e)

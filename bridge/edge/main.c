@@ -1,8 +1,9 @@
 /* ringmq-bridge: the WebSocket/HTTP edge of ringmq.
  *
- * main owns the configuration, the libwebsockets context and its loop, and
- * the shutdown: SIGTERM/SIGINT close every socket with 1001, flush, tell the
- * broker we are gone and exit 0. ws.c, http.c and broker.c do the work. */
+ * main owns the configuration, the libwebsockets context and its loop, the
+ * wiring of the parts (edge.h), SIGHUP (the key files read again) and the
+ * shutdown: SIGTERM/SIGINT close every socket with 1001, flush, tell the
+ * broker we are gone and exit 0. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@
 struct shutdown {
 	struct edge *e;
 	struct ev_loop *loop;
-	ev_signal sigterm, sigint;
+	ev_signal sigterm, sigint, sighup;
 	ev_timer poll;
 	int64_t until;
 };
@@ -43,6 +44,20 @@ static void shutdown_poll(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_timer_stop(loop, w);
 		ev_break(loop, EVBREAK_ALL);
 	}
+}
+
+/* SIGHUP: every key file read again, all or nothing; no socket dropped
+ * (a socket's token was checked when it opened). */
+static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct shutdown *s = w->data;
+	char err[JWT_KEYS_ERR_MAX], keys[JWT_KEYS_ERR_MAX];
+	if (jwt_keyset_reload(s->e->cfg.keys, err, sizeof(err)) != 0) {
+		log_error("SIGHUP: key files not reloaded, the old keys stay in force: %s", err);
+		return;
+	}
+	jwt_keyset_describe(s->e->cfg.keys, keys, sizeof(keys));
+	log_info("SIGHUP: key files reloaded: %s", keys);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -61,18 +76,68 @@ static const char about[] =
 	"The WebSocket/HTTP edge of ringmq: web clients connect here; frames travel\n"
 	"over MQTT to ringmq-rules and back.";
 
+/* "a,b,c" of a list's items into buf; -1 when it does not fit or an item
+ * holds a comma (jwt_keyset_load takes comma-separated lists). */
+static int join(const struct options_list *l, char *buf, size_t cap)
+{
+	size_t at = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < l->n; i++) {
+		int n = snprintf(buf + at, cap - at, "%s%s", i ? "," : "", l->items[i]);
+		if (strchr(l->items[i], ',') || n < 0 || (size_t)n >= cap - at)
+			return -1;
+		at += (size_t)n;
+	}
+	return 0;
+}
+
+/* The key set of the key files, or of $RINGMQ_JWT_SECRET when none is
+ * named. 0, or -1 after a message. */
+static int load_keys(struct edge_cfg *cfg, const struct options_list *secrets, const struct options_list *pems)
+{
+	char s[EDGE_PATHS_MAX], p[EDGE_PATHS_MAX], err[JWT_KEYS_ERR_MAX];
+	if (join(secrets, s, sizeof(s)) || join(pems, p, sizeof(p))) {
+		fprintf(stderr, "ringmq-bridge: key file names too long, or holding a comma\n");
+		return -1;
+	}
+	if (jwt_keyset_load(&cfg->keys, s, p, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ringmq-bridge: %s\n", err);
+		return -1;
+	}
+	if (secrets->n || pems->n)
+		return 0;
+	size_t len = 0;
+	char *env = secret_load(NULL, "RINGMQ_JWT_SECRET", &len);
+	int rc = env ? jwt_keyset_add_secret(cfg->keys, NULL, (const unsigned char *)env, len, err, sizeof(err)) : -1;
+	free(env);
+	if (rc != 0)
+		fprintf(stderr, "ringmq-bridge: no key for user tokens (--jwt-secret-file, --jwt-public-key-file or "
+				"$RINGMQ_JWT_SECRET)\n");
+	return rc;
+}
+
 /* Fills cfg (holding the defaults) from argv; 0, 1 (--help) or 2 (bad). */
 static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 {
-	const char *jwt_file = NULL, *api_file = NULL, *svc_file = NULL;
+	const char *api_file = NULL, *svc_file = NULL, *secret_files[JWT_KEYS_MAX], *pem_files[JWT_KEYS_MAX];
 	struct options_list origins = {cfg->origins, 0, EDGE_MAX_ORIGINS};
+	struct options_list secrets = {secret_files, 0, JWT_KEYS_MAX}, pems = {pem_files, 0, JWT_KEYS_MAX};
+	long leeway = 0;
 	const struct options_spec spec[] = {
 		{"listen", OPTIONS_STR, &cfg->listen, 0, 0, "ADDR", "listen address (default 127.0.0.1)"},
 		{"port", OPTIONS_INT, &cfg->port, 0, 65535, "N", "HTTP/WebSocket port (default 8080)"},
 		{"mqtt-host", OPTIONS_STR, &cfg->mqtt_host, 0, 0, "H", "broker host (default 127.0.0.1)"},
 		{"mqtt-port", OPTIONS_INT, &cfg->mqtt_port, 1, 65535, "N", "broker port (default 1883)"},
-		{"jwt-secret-file", OPTIONS_STR, &jwt_file, 0, 0, "F",
-		 "HS256 key for user tokens (else $RINGMQ_JWT_SECRET; required)"},
+		{"jwt-secret-file", OPTIONS_LIST, &secrets, 0, 0, "F",
+		 "HS256 key for user tokens, kid = F's name without extension\n"
+		 "(repeatable; none and no --jwt-public-key-file: $RINGMQ_JWT_SECRET)"},
+		{"jwt-public-key-file", OPTIONS_LIST, &pems, 0, 0, "F",
+		 "RS256 (RSA) or ES256 (P-256) PEM public key, kid = F's name\n"
+		 "without extension (repeatable; SIGHUP re-reads every key file)"},
+		{"jwt-leeway-s", OPTIONS_LONG, &leeway, 0, JWT_LEEWAY_MAX_S, "N",
+		 "leeway on a token's exp, nbf and iat (default 0)"},
+		{"jwt-audience", OPTIONS_STR, &cfg->policy.audience, 0, 0, "A", "tokens must name A in aud (default: aud ignored)"},
+		{"jwt-issuer", OPTIONS_STR, &cfg->policy.issuer, 0, 0, "I", "tokens must have iss I (default: iss ignored)"},
 		{"api-key-file", OPTIONS_STR, &api_file, 0, 0, "F",
 		 "server API key (else $RINGMQ_API_KEY; none: /api/ answers 401)"},
 		{"service-secret-file", OPTIONS_STR, &svc_file, 0, 0, "F",
@@ -96,7 +161,7 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 		{"handshake-timeout-s", OPTIONS_INT, &cfg->handshake_timeout_s, 1, 3600, "N",
 		 "a connection must complete its HTTP request or WebSocket\n"
 		 "handshake (and send an HTTP body) within N s (default 10)"},
-		{"no-require-exp", OPTIONS_FALSE, &cfg->require_exp, 0, 0, NULL, "accept tokens without exp"},
+		{"no-require-exp", OPTIONS_FALSE, &cfg->policy.require_exp, 0, 0, NULL, "accept tokens without exp"},
 		{"log-level", OPTIONS_LEVEL, level, 0, 0, "L", "error, warn, info, debug (default info; or $RINGMQ_LOG_LEVEL)"},
 		{NULL, 0, NULL, 0, 0, NULL, NULL},
 	};
@@ -108,11 +173,9 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 		fprintf(stderr, "ringmq-bridge: --ping-interval-s must be below --idle-timeout-s\n");
 		return 2;
 	}
-	cfg->jwt_secret = secret_load(jwt_file, "RINGMQ_JWT_SECRET", &cfg->jwt_secret_len);
-	if (!cfg->jwt_secret) {
-		fprintf(stderr, "ringmq-bridge: no JWT secret (--jwt-secret-file or $RINGMQ_JWT_SECRET)\n");
+	cfg->policy.leeway_s = leeway;
+	if (load_keys(cfg, &secrets, &pems) != 0)
 		return 2;
-	}
 	cfg->api_key = secret_load(api_file, "RINGMQ_API_KEY", &cfg->api_key_len);
 	if (api_file && !cfg->api_key)
 		return 2;
@@ -254,7 +317,7 @@ int main(int argc, char **argv)
 		.handshake_timeout_s = EDGE_HANDSHAKE_TIMEOUT_S,
 		.ping_interval_s = EDGE_WS_PING_S,
 		.idle_timeout_s = EDGE_WS_HANGUP_S,
-		.require_exp = true,
+		.policy = JWT_POLICY_DEFAULT,
 	};
 	int rc = parse_args(argc, argv, &e.cfg, &level);
 	if (rc)
@@ -318,9 +381,11 @@ int main(int argc, char **argv)
 	e.vh = lws_get_vhost_by_name(e.ctx, "ringmq");
 	ev_signal_init(&sd.sigterm, on_signal, SIGTERM);
 	ev_signal_init(&sd.sigint, on_signal, SIGINT);
-	sd.sigterm.data = sd.sigint.data = &sd;
+	ev_signal_init(&sd.sighup, on_reload, SIGHUP);
+	sd.sigterm.data = sd.sigint.data = sd.sighup.data = &sd;
 	ev_signal_start(sd.loop, &sd.sigterm);
 	ev_signal_start(sd.loop, &sd.sigint);
+	ev_signal_start(sd.loop, &sd.sighup);
 	ev_timer_init(&sd.poll, shutdown_poll, EDGE_SHUTDOWN_POLL_MS / 1000.0, EDGE_SHUTDOWN_POLL_MS / 1000.0);
 	sd.poll.data = &sd;
 
@@ -339,6 +404,7 @@ int main(int argc, char **argv)
 	broker_stop(e.broker);
 	ev_signal_stop(sd.loop, &sd.sigterm);
 	ev_signal_stop(sd.loop, &sd.sigint);
+	ev_signal_stop(sd.loop, &sd.sighup);
 	lws_context_destroy(e.ctx);
 	inbox_free(e.inbox);
 	presence_free(e.presence);
@@ -346,7 +412,7 @@ int main(int argc, char **argv)
 	subs_free(e.subs);
 	ws_hub_free(e.ws);
 	broker_free(e.broker);
-	free(e.cfg.jwt_secret);
+	jwt_keyset_free(e.cfg.keys);
 	free(e.cfg.api_key);
 	free(e.cfg.service_secret);
 	log_info("stopped");

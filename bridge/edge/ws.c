@@ -335,8 +335,7 @@ static int on_established(struct edge *e, struct ws_conn *c, struct lws *wsi)
 
 	const char *tok = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token));
 	struct jwt_claims claims;
-	int rc = tok ? jwt_verify(tok, strlen(tok), (const unsigned char *)e->cfg.jwt_secret, e->cfg.jwt_secret_len,
-				  clock_now_ms() / 1000, e->cfg.require_exp, &claims)
+	int rc = tok ? jwt_check(tok, strlen(tok), e->cfg.keys, &e->cfg.policy, clock_now_ms() / 1000, &claims)
 		     : JWT_EMALFORMED;
 	if (rc != JWT_OK) {
 		log_info("socket refused (4401): %s", tok ? jwt_strerror(rc) : "no token");

@@ -1,7 +1,9 @@
-"""PROTOCOL.md "Production contract" -> "Tokens, strictly", at the broker:
-the auth plugin of a real stack (conftest.Stack, the repo's mosquitto.conf
-plus plugin_opt_* lines) checks phones' MQTT CONNECT tokens with
-bridge/common/jwt.c's one check.
+"""PROTOCOL.md "Production contract" -> "Tokens, strictly", at the broker
+and at the bridge: the auth plugin of a real stack (conftest.Stack, the
+repo's mosquitto.conf plus plugin_opt_* lines) checks phones' MQTT CONNECT
+tokens, and the bridge (--jwt-public-key-file, --jwt-audience, ...) its
+WebSockets' and HTTP requests' tokens, both with bridge/common/jwt.c's one
+check (the bridge's side and its rotation: test_tokens_ws.py).
 
 - RS256 and ES256 tokens (keys made here by the `openssl` command, tokens
   signed with PyJWT) are accepted next to the stack's HS256 secret;
@@ -38,8 +40,8 @@ import pytest
 from conftest import _make_stack
 from ringmq_client import unique, wait_until
 
-paho = pytest.importorskip("paho.mqtt.client")
-pyjwt = pytest.importorskip("jwt")
+import paho.mqtt.client as paho  # noqa: E402  (scripts/deps.sh installs it: a missing one fails, never skips)
+import jwt as pyjwt  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 
@@ -253,6 +255,9 @@ def strict_stack(request, keys):
         f"plugin_opt_jwt_public_key_file {keys.pub('rsa')}, {keys.pub('ec')}",
         f"plugin_opt_jwt_audience {AUDIENCE}",
         f"plugin_opt_jwt_issuer {ISSUER}",
+    ], bridge_args=[
+        "--jwt-public-key-file", keys.pub("rsa"), "--jwt-public-key-file", keys.pub("ec"),
+        "--jwt-audience", AUDIENCE, "--jwt-issuer", ISSUER,
     ])
 
 
@@ -481,3 +486,57 @@ def test_rotation_on_sighup(rotation_stack, keys):
             phone.close()
         keys.publish("old", "old")   # as the fixture made them, for any later test
         keys.publish("new", "new")
+
+
+# ------------------------------------------------ the same rules at the bridge
+
+def ws_accepted(st, token):
+    """A notification socket with token gets its connection.ack, and the
+    calls history answers 200."""
+    w = st.ws_notify(token=token, name="notify[strict]")
+    try:
+        ack = w.expect("connection.ack")
+        assert ack["user_id"] == pyjwt.decode(token, options={"verify_signature": False}).get("sub", ack["user_id"])
+    finally:
+        w.close()
+    res = st.http.calls(token)
+    assert res.status == 200, res
+
+
+def ws_refused(st, token):
+    """The socket is closed 4401 and the HTTP API answers 401."""
+    assert st.ws_notify(token=token, name="notify[refused]").expect_close() == 4401
+    res = st.http.calls(token)
+    assert res.status == 401, res
+
+
+def test_bridge_takes_rs256_es256_and_hs256(strict_stack, keys):
+    st = strict_stack
+    ws_accepted(st, signed(keys, "rsa", "RS256", claims_for(unique("brs"))))
+    ws_accepted(st, signed(keys, "ec", "ES256", claims_for(unique("bes")), kid="ec"))
+    ws_accepted(st, hs256(st.jwt_secret, claims_for(unique("bhs"))))
+    ws_refused(st, signed(keys, "stranger", "RS256", claims_for(unique("brs"))))
+    ws_refused(st, signed(keys, "rsa", "RS256", claims_for(unique("bkid")), kid="rsa-2027"))
+    ws_refused(st, signed(keys, "rsa", "RS256", claims_for(unique("bkid")), kid="ec"))
+
+
+def test_bridge_refuses_a_simplejwt_refresh_token(strict_stack):
+    st = strict_stack
+    user = unique("bsjwt")
+    refresh, access = simplejwt_tokens(st.jwt_secret, user)
+    ws_refused(st, refresh)
+    w = st.ws_notify(token=access, name="notify[access]")
+    assert w.expect("connection.ack")["user_id"] == user
+    w.close()
+    assert st.http.calls(access).status == 200
+
+
+def test_bridge_checks_nbf_iat_aud_iss(strict_stack, keys):
+    st = strict_stack
+    now = int(time.time())
+    ws_refused(st, signed(keys, "rsa", "RS256", claims_for(unique("bnbf"), nbf=now + 120)))
+    ws_refused(st, signed(keys, "rsa", "RS256", claims_for(unique("biat"), iat=now + 120)))
+    ws_refused(st, signed(keys, "rsa", "RS256", claims_for(unique("baud"), aud="another-app")))
+    ws_refused(st, signed(keys, "rsa", "RS256", claims_for(unique("baud"), aud=None)))
+    ws_refused(st, signed(keys, "rsa", "RS256", claims_for(unique("biss"), iss="https://elsewhere")))
+    ws_accepted(st, signed(keys, "rsa", "RS256", claims_for(unique("baud"), aud=["x", AUDIENCE])))
