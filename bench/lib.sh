@@ -74,7 +74,7 @@ bench_ringmq() {
 	HTTP_PORT=$(bench_free_port)
 	"${BENCH_BRIDGE:-$BUILD/bridge/edge/ringmq-bridge}" --port "$HTTP_PORT" --mqtt-port "$MQTT_PORT" \
 		--jwt-secret-file "$BENCH_TMP/jwt_secret" --api-key-file "$BENCH_TMP/api_key" \
-		--rate 1000000 --burst 1000000 --send-queue 16777216 >"$BENCH_TMP/bridge.log" 2>&1 &
+		--rate 1000000 --burst 1000000 --send-queue 16777216 --initiate-per-minute 60000 --initiate-burst 10000 >"$BENCH_TMP/bridge.log" 2>&1 &
 	BRIDGE_PID=$!
 	BENCH_PIDS+=("$BRIDGE_PID")
 	bench_wait_port "$HTTP_PORT" "$BRIDGE_PID" ringmq-bridge

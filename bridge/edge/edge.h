@@ -25,6 +25,9 @@
 #include "topics.h"
 
 #define EDGE_MAX_ORIGINS 16
+#define EDGE_INITIATE_PER_MINUTE 10  /* default --initiate-per-minute */
+#define EDGE_INITIATE_BURST 5        /* default --initiate-burst */
+#define EDGE_INITIATE_USERS_MAX 100000 /* callers whose initiate bucket is remembered */
 #define EDGE_PATHS_MAX 8192          /* the key files of one kind, comma-separated */
 #define EDGE_DEVICE_LEN 18           /* "d-" + 16 hex */
 #define EDGE_BRIDGE_ID_LEN 18        /* "b-" + 16 hex */
@@ -61,6 +64,8 @@ struct edge_cfg {
 	const char *origins[EDGE_MAX_ORIGINS];
 	int norigins;
 	int request_timeout_ms;
+	int initiate_per_minute;     /* POST /calls/initiate/ per caller ... */
+	int initiate_burst;          /* ... with bursts of this many */
 	size_t max_frame;
 	int rate;
 	int burst;
@@ -83,6 +88,7 @@ struct edge {
 	struct presence *presence;   /* presence.c: reports to rules */
 	struct inbox *inbox;         /* inbox.c: what the broker delivers */
 	struct ws_hub *ws;           /* ws.c: the open sockets */
+	struct ratemap *initiates;   /* ratemap.c: POST /calls/initiate/ per caller (http.c) */
 	char bridge_id[EDGE_BRIDGE_ID_LEN + 1];
 	char replies_topic[TOPICS_MAX];  /* svc/bridges/<id>/replies */
 	char presence_topic[TOPICS_MAX]; /* svc/presence/<id> */

@@ -44,6 +44,7 @@
 #include "bounds.h"
 #include "log.h"
 #include "paths.h"
+#include "ratemap.h"
 #include "topics.h"
 
 #define HTTP_PATH_MAX 512
@@ -72,6 +73,7 @@ struct http_txn {
 	size_t resp_len;
 	const char *content_type;
 	bool answered;
+	int retry_after_s;         /* > 0: a Retry-After header (429) */
 	char req_key[ASK_KEY_MAX];
 	struct http_conn *conn;
 	int64_t started_ms;
@@ -203,7 +205,7 @@ static void refuse(struct edge *e, struct http_txn *t, int status, const char *w
 /* Writes a whole answer now: headers (CORS ones when origin is allowed;
  * Connection: close when close) and body. 0, or -1 when lws could not. */
 static int emit(struct lws *wsi, struct edge *e, int status, const char *type, const char *body, size_t len,
-		const char *origin, bool preflight, bool close)
+		const char *origin, bool preflight, bool close, int retry_after_s)
 {
 	unsigned char buf[LWS_PRE + 2048];
 	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
@@ -233,6 +235,13 @@ static int emit(struct lws *wsi, struct edge *e, int status, const char *type, c
 		return -1;
 	if (close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5, &p, end))
 		return -1;
+	if (retry_after_s > 0) {
+		char ra[16];
+		int n = snprintf(ra, sizeof(ra), "%d", retry_after_s);
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:", (const unsigned char *)ra, n,
+						&p, end))
+			return -1;
+	}
 	if (lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	if (len) {
@@ -270,7 +279,7 @@ static int write_answer(struct lws *wsi, struct http_conn *c)
 	if (!t || !t->answered)
 		return 0;
 	if (emit(wsi, e, t->status, t->content_type, t->resp, t->resp_len, t->origin, t->method == M_OPTIONS,
-		 t->close))
+		 t->close, t->retry_after_s))
 		return -1;
 	log_debug("%s %s -> %d (%lld ms)", method_name(t->method), t->path, t->status,
 		  (long long)(clock_mono_ms() - t->started_ms));
@@ -348,6 +357,12 @@ static void route_initiate(struct edge *e, struct lws *wsi, struct http_txn *t)
 	struct jwt_claims who;
 	if (user_of(wsi, e, &who) != 0) {
 		answer_error(t, 401, "unauthorized", "a valid Bearer token is required");
+		return;
+	}
+	if (!ratemap_take(e->initiates, who.user_id, clock_mono_ms(), &t->retry_after_s)) {
+		log_info("initiate by %s refused: over %d a minute (retry in %d s)", who.user_id,
+			 e->cfg.initiate_per_minute, t->retry_after_s);
+		answer_error(t, 429, "rate_limited", "too many calls started: try again later");
 		return;
 	}
 	json_t *b = body_json(t);
@@ -979,7 +994,7 @@ static int confirm_upgrade(struct edge *e, struct lws *wsi)
 	char *body = error_body(status, why, &blen);
 	e->metrics.http_requests++;
 	log_info("upgrade refused (%d): %s", status, why);
-	emit(wsi, e, status, "application/json", body, body ? blen : 0, NULL, false, true);
+	emit(wsi, e, status, "application/json", body, body ? blen : 0, NULL, false, true, 0);
 	free(body);
 	return -1;
 }
@@ -996,7 +1011,7 @@ static int refuse_now(struct edge *e, struct lws *wsi, struct http_conn *c, int 
 	char *body = error_body(status, why, &blen);
 	e->metrics.http_requests++;
 	log_info("%s %s refused %d: %s", method_name(t->method), t->path, status, why);
-	emit(wsi, e, status, "application/json", body, body ? blen : 0, t->origin, false, true);
+	emit(wsi, e, status, "application/json", body, body ? blen : 0, t->origin, false, true, 0);
 	free(body);
 	txn_free(t);
 	c->txn = NULL;

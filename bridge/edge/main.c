@@ -19,6 +19,7 @@
 #include "log.h"
 #include "options.h"
 #include "presence.h"
+#include "ratemap.h"
 #include "secret.h"
 #include "server.h"
 #include "subs.h"
@@ -146,6 +147,10 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 		{"allow-origin", OPTIONS_LIST, &origins, 0, 0, "ORIGIN",
 		 "allow this Origin for WebSockets and CORS (repeatable; \"*\" = any;\n"
 		 "the bridge's own origin is always allowed)"},
+		{"initiate-per-minute", OPTIONS_INT, &cfg->initiate_per_minute, 1, 60000, "N",
+		 "POST /calls/initiate/ per caller and minute, beyond: 429 (default 10)"},
+		{"initiate-burst", OPTIONS_INT, &cfg->initiate_burst, 1, 10000, "N",
+		 "... with bursts of N (default 5)"},
 		{"request-timeout-ms", OPTIONS_INT, &cfg->request_timeout_ms, 10, 600000, "N",
 		 "longest wait for rules before 503 (default 2000)"},
 		{"max-frame", OPTIONS_SIZE, &cfg->max_frame, 128, 16 << 20, "BYTES",
@@ -280,7 +285,8 @@ static int wire(struct edge *e)
 	subs_set_hooks(e->subs, &hooks);
 	e->ask = ask_new(e->ctx, e->broker, &e->metrics, e->replies_topic, e->cfg.request_timeout_ms);
 	e->ws = ws_hub_new(e);
-	if (!e->ask || !e->ws)
+	e->initiates = ratemap_new(e->cfg.initiate_burst, 60000 / e->cfg.initiate_per_minute, EDGE_INITIATE_USERS_MAX);
+	if (!e->ask || !e->ws || !e->initiates)
 		goto fail;
 	struct inbox_cfg ic = {
 		.replies_topic = e->replies_topic,
@@ -310,6 +316,8 @@ int main(int argc, char **argv)
 		.mqtt_host = "127.0.0.1",
 		.mqtt_port = 1883,
 		.request_timeout_ms = 2000,
+		.initiate_per_minute = EDGE_INITIATE_PER_MINUTE,
+		.initiate_burst = EDGE_INITIATE_BURST,
 		.max_frame = 64 * 1024,
 		.rate = 50,
 		.burst = 100,
@@ -411,6 +419,7 @@ int main(int argc, char **argv)
 	ask_free(e.ask);
 	subs_free(e.subs);
 	ws_hub_free(e.ws);
+	ratemap_free(e.initiates);
 	broker_free(e.broker);
 	jwt_keyset_free(e.cfg.keys);
 	free(e.cfg.api_key);
