@@ -1,6 +1,7 @@
 /* ids: validation and generation of the identifiers ringmq speaks. */
 #include "ids.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,4 +93,21 @@ void ids_random_hex(char *out, size_t nhex)
 			out[done++] = hex[(b[i / 2] >> ((i & 1) ? 0 : 4)) & 0xf];
 	}
 	out[nhex] = '\0';
+}
+
+void ids_bridge_id(char out[IDS_BRIDGE_ID_LEN + 1])
+{
+	out[0] = 'b';
+	out[1] = '-';
+	ids_random_hex(out + 2, IDS_BRIDGE_ID_LEN - 2);
+}
+
+bool ids_is_bridge_id(const char *s, size_t len)
+{
+	if (len != IDS_BRIDGE_ID_LEN || s[0] != 'b' || s[1] != '-')
+		return false;
+	for (size_t i = 2; i < len; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
 }

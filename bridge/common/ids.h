@@ -12,6 +12,7 @@
 
 #define IDS_MAX 64          /* longest user or conversation id */
 #define IDS_UUID_LEN 36     /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
+#define IDS_BRIDGE_ID_LEN 18 /* "b-" + 16 hex digits */
 
 /* True when s is 1..64 characters of [A-Za-z0-9_-]. */
 bool ids_valid(const char *s);
@@ -27,6 +28,11 @@ bool ids_is_uuid(const char *s);
 
 /* A random (version 4) UUID, lower case, NUL-terminated. */
 void ids_uuid4(char out[IDS_UUID_LEN + 1]);
+
+/* A new random bridge id ("b-" + 16 lower-case hex digits), NUL-terminated. */
+void ids_bridge_id(char out[IDS_BRIDGE_ID_LEN + 1]);
+/* True when the len bytes at s are a bridge id (hex digits of either case). */
+bool ids_is_bridge_id(const char *s, size_t len);
 
 /* nhex random lower-case hex digits, NUL-terminated (out holds nhex + 1). */
 void ids_random_hex(char *out, size_t nhex);

@@ -30,7 +30,6 @@
 #define EDGE_INITIATE_USERS_MAX 100000 /* callers whose initiate bucket is remembered */
 #define EDGE_PATHS_MAX 8192          /* the key files of one kind, comma-separated */
 #define EDGE_DEVICE_LEN 18           /* "d-" + 16 hex */
-#define EDGE_BRIDGE_ID_LEN 18        /* "b-" + 16 hex */
 #define EDGE_REFUSED_WINDOW_MS 10000 /* refused frames counted over this window */
 #define EDGE_REFUSED_MAX 100         /* ... and the socket closed (1008) beyond this */
 #define EDGE_HTTP_BODY_MAX (64 * 1024)
@@ -89,7 +88,7 @@ struct edge {
 	struct inbox *inbox;         /* inbox.c: what the broker delivers */
 	struct ws_hub *ws;           /* ws.c: the open sockets */
 	struct ratemap *initiates;   /* ratemap.c: POST /calls/initiate/ per caller (http.c) */
-	char bridge_id[EDGE_BRIDGE_ID_LEN + 1];
+	char bridge_id[IDS_BRIDGE_ID_LEN + 1];
 	char replies_topic[TOPICS_MAX];  /* svc/bridges/<id>/replies */
 	char presence_topic[TOPICS_MAX]; /* svc/presence/<id> */
 	struct metrics metrics;

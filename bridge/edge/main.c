@@ -333,9 +333,7 @@ int main(int argc, char **argv)
 	log_init("ringmq-bridge", level < 0 ? LOG_LEVEL_INFO : (enum log_level)level);
 	lws_set_log_level(LLL_ERR | (level >= LOG_LEVEL_DEBUG ? LLL_WARN : 0), NULL);
 
-	e.bridge_id[0] = 'b';
-	e.bridge_id[1] = '-';
-	ids_random_hex(e.bridge_id + 2, EDGE_BRIDGE_ID_LEN - 2);
+	ids_bridge_id(e.bridge_id);
 	if (topics_build(TOPICS_BRIDGE_REPLIES, e.bridge_id, e.replies_topic, sizeof(e.replies_topic)) ||
 	    topics_build(TOPICS_PRESENCE, e.bridge_id, e.presence_topic, sizeof(e.presence_topic)))
 		return 1;

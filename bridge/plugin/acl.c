@@ -71,21 +71,6 @@ enum acl_kind acl_kind_of(const char *username)
 	return ACL_NOBODY;
 }
 
-static bool is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static bool bid_valid(const char *s, size_t len)
-{
-	if (len != 18 || s[0] != 'b' || s[1] != '-')
-		return false;
-	for (size_t i = 2; i < len; i++)
-		if (!is_hex(s[i]))
-			return false;
-	return true;
-}
-
 static bool level_is(const char *s, size_t len, const char *word)
 {
 	return strlen(word) == len && !memcmp(s, word, len);
@@ -100,7 +85,7 @@ static bool level_ok(const char *p, size_t pl, const char *t, size_t tl, const c
 	if (level_is(p, pl, "{id}"))
 		return plus || ids_valid_n(t, tl);
 	if (level_is(p, pl, "{bid}"))
-		return plus || bid_valid(t, tl);
+		return plus || ids_is_bridge_id(t, tl);
 	return pl == tl && !memcmp(p, t, tl);
 }
 

@@ -83,5 +83,13 @@ int main(void)
 	hmap_free(m);
 	hmap_free(NULL);
 
+	/* bridge ids: made and recognised in one place */
+	char bid[IDS_BRIDGE_ID_LEN + 1];
+	ids_bridge_id(bid);
+	CHECK(ids_is_bridge_id(bid, strlen(bid)));
+	CHECK(ids_is_bridge_id("b-0123456789ABCDEF", 18));
+	CHECK(!ids_is_bridge_id("b-0123456789abcde", 17));
+	CHECK(!ids_is_bridge_id("c-0123456789abcdef", 18));
+	CHECK(!ids_is_bridge_id("b-0123456789abcdeg", 18));
 	return check_done("test_ids");
 }
