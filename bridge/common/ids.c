@@ -111,3 +111,8 @@ bool ids_is_bridge_id(const char *s, size_t len)
 			return false;
 	return true;
 }
+
+bool ids_is_call_type(const char *s)
+{
+	return s && (!strcmp(s, "voice") || !strcmp(s, "video"));
+}

@@ -29,6 +29,10 @@ bool ids_is_uuid(const char *s);
 /* A random (version 4) UUID, lower case, NUL-terminated. */
 void ids_uuid4(char out[IDS_UUID_LEN + 1]);
 
+/* True for a call type: "voice" or "video". s may be NULL. */
+bool ids_is_call_type(const char *s);
+#define IDS_CALL_TYPE_RULE "call_type must be \"voice\" or \"video\"" /* the refusal's words */
+
 /* A new random bridge id ("b-" + 16 lower-case hex digits), NUL-terminated. */
 void ids_bridge_id(char out[IDS_BRIDGE_ID_LEN + 1]);
 /* True when the len bytes at s are a bridge id (hex digits of either case). */

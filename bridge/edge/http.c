@@ -375,8 +375,8 @@ static void route_initiate(struct edge *e, struct lws *wsi, struct http_txn *t)
 		bad = "receiver_id must be an id";
 	else if (ids_from_json(json_object_get(b, "conversation_id"), conv) != 0)
 		bad = "conversation_id must be an id";
-	else if (!type || (strcmp(type, "voice") && strcmp(type, "video")))
-		bad = "call_type must be \"voice\" or \"video\"";
+	else if (!ids_is_call_type(type))
+		bad = IDS_CALL_TYPE_RULE;
 	else if (!strcmp(receiver, who.user_id))
 		bad = "you cannot call yourself";
 	if (bad) {

@@ -88,14 +88,6 @@ static int op_member(struct req *r)
 	return answer(r, 200, json_pack("{s:b}", "member", 1));
 }
 
-static const char *call_type_of(const json_t *v)
-{
-	const char *s = json_string_value(v);
-	if (s && (!strcmp(s, "voice") || !strcmp(s, "video")))
-		return s;
-	return NULL;
-}
-
 /* Checks in order: 404 unknown conversation, 403 not both members, 409
  * busy (either in an accepted call), 409 glare. 0 when the call may ring,
  * 1 when *r holds the answer. */
@@ -139,9 +131,9 @@ static int op_initiate(struct req *r)
 	if (!want_id(r, "caller_id", c.caller_id) || !want_id(r, "receiver_id", c.receiver_id) ||
 	    !want_id(r, "conversation_id", c.conversation_id))
 		return 1;
-	const char *type = call_type_of(json_object_get(r->in, "call_type"));
-	if (!type)
-		return bad_request(r, "call_type must be \"voice\" or \"video\"");
+	const char *type = json_string_value(json_object_get(r->in, "call_type"));
+	if (!ids_is_call_type(type))
+		return bad_request(r, IDS_CALL_TYPE_RULE);
 	if (!strcmp(c.caller_id, c.receiver_id))
 		return bad_request(r, "calling oneself");
 	const char *name = json_string_value(json_object_get(r->in, "caller_username"));
