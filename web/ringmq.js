@@ -10,7 +10,9 @@
  *   chat socket of one conversation (`/ws/chat/<id>/`), and reopens them with
  *   exponential back-off and jitter (0.5 s doubling to 30 s, ±25% by default;
  *   the back-off starts again from the beginning once a socket has stayed up
- *   10 s). 4401 (token refused) and 4403 (not a member) stop a socket for good.
+ *   10 s). 4401 (token refused, or reason "token expired": the socket outlived
+ *   its token) and 4403 (not a member) stop a socket for good; setToken() a
+ *   fresh token before the old one's exp to keep open sockets alive.
  * - drops duplicate frames (the room copy and the notification copy of a frame
  *   carry the same `msg_id`) with a fixed-size ring of recent ids, drops the
  *   echo of its own frames (`from_device` is one of its sockets) and the room
@@ -304,7 +306,8 @@
  * @property {ChatEvent} chat a chat.message in the room
  * @property {ErrorEvent} error
  * @property {{frame: Frame}} pong
- * @property {{exp: number, frame: Frame}} refreshed the service took a new token (auth.refreshed)
+ * @property {{exp: number | null, frame: Frame}} refreshed the service took a new token (auth.refreshed;
+ *   exp null: a token without exp)
  */
 
 /**
@@ -561,6 +564,8 @@ export class RingmqSocket {
     this.state = 'closed';
     /** how many times it got a connection.ack */
     this.connects = 0;
+    /** @type {string[]} features of its last connection.ack */
+    this.features = [];
     /** reconnect attempts since the last stable connection */
     this.attempt = 0;
     this._wanted = false;
@@ -634,6 +639,7 @@ export class RingmqSocket {
         this._stableTimer = setTimeout(() => { this.attempt = 0; }, c._backoff.stableMs ?? 10000);
         this.open = true;
         this.deviceId = f.device_id == null ? null : String(f.device_id);
+        this.features = Array.isArray(f.features) ? f.features : [];
         this.connects++;
         this._setState('open');
         c._onAck(this, f);
@@ -779,10 +785,12 @@ export class RingmqClient {
 
   /**
    * Sets the token for the next connections and HTTP calls. Sockets already
-   * open are sent `auth.refresh` with it (answered by a `refreshed` event)
-   * only when the service lists "auth.refresh" in its connection.ack
-   * features: a service without it would relay the frame, token and all,
-   * to a chat room.
+   * open are sent `auth.refresh` with it (answered by a `refreshed` event,
+   * or an `error` unauthorized / forbidden) only when their connection.ack
+   * listed "auth.refresh" in its features: a service without it would relay
+   * the frame, token and all, to a chat room. Call it before the old token's
+   * exp: the service closes a socket whose token expired (4401, reason
+   * "token expired"), and that stops the socket for good.
    * @param {string} token
    * @returns {void}
    */
@@ -793,9 +801,8 @@ export class RingmqClient {
       this.userId = t.userId;
       this.username = t.username;
     } catch (e) { /* the service will refuse it: 4401 / 401 */ }
-    if (!this.features.includes('auth.refresh')) return;
     for (const s of [this.notifications, this.chat]) {
-      if (s && s.open) s.send({ type: 'auth.refresh', token });
+      if (s && s.open && s.features.includes('auth.refresh')) s.send({ type: 'auth.refresh', token });
     }
   }
 

@@ -8,12 +8,14 @@
 
 static const char *const code_names[FRAMES_CODE_COUNT] = {
 	"ok", "bad_json", "bad_frame", "unknown_type", "not_found",
-	"forbidden", "invalid_state", "rate_limited", "unavailable",
+	"forbidden", "invalid_state", "rate_limited", "unavailable", "unauthorized",
 };
 
-/* Types only the service sends: a client that sends one is refused. */
+/* Types only the service sends, and auth.refresh (a bridge socket's own,
+ * decoded only from FRAMES_FROM_SOCKET): a client that sends one is refused. */
 static const char *const reserved_types[] = {
 	"connection.ack", "call.incoming", "call.accepted", "notification.created", "error", "pong",
+	"auth.refresh", "auth.refreshed",
 };
 
 const char *frames_code_name(int code)
@@ -78,6 +80,8 @@ static enum frames_type type_of(const char *name)
 		return FRAMES_T_CALL_ICE;
 	if (!strcmp(name, "call.end"))
 		return FRAMES_T_CALL_END;
+	if (!strcmp(name, "auth.refresh"))
+		return FRAMES_T_AUTH_REFRESH;
 	return FRAMES_T_OTHER;
 }
 
@@ -97,9 +101,8 @@ static const char *check_call_fields(const json_t *root, enum frames_type t)
 		const json_t *ct = json_object_get(root, "call_type");
 		if (!is_sdp(json_object_get(root, "offer")))
 			return "offer must be an object or a string";
-		if (ct && !json_is_null(ct) &&
-		    (!json_is_string(ct) || (strcmp(json_string_value(ct), "voice") && strcmp(json_string_value(ct), "video"))))
-			return "call_type must be \"voice\" or \"video\"";
+		if (ct && !json_is_null(ct) && !ids_is_call_type(json_string_value(ct)))
+			return IDS_CALL_TYPE_RULE;
 		break;
 	}
 	case FRAMES_T_CALL_ANSWER:
@@ -157,20 +160,32 @@ int frames_decode(const char *buf, size_t len, enum frames_origin origin, struct
 	}
 	out->type_name = json_string_value(type);
 	out->type = type_of(out->type_name);
+	bool chat = origin & FRAMES_FROM_CHAT;
+	if (out->type == FRAMES_T_AUTH_REFRESH && !(origin & FRAMES_FROM_SOCKET))
+		out->type = FRAMES_T_OTHER; /* reserved below */
 
 	if (out->type == FRAMES_T_OTHER) {
 		bool reserved = !strncmp(out->type_name, "call.", 5);
 		for (size_t i = 0; !reserved && i < sizeof(reserved_types) / sizeof(reserved_types[0]); i++)
 			reserved = !strcmp(out->type_name, reserved_types[i]);
-		if (reserved || origin != FRAMES_FROM_CHAT) {
-			*why = origin == FRAMES_FROM_CHAT ? "this type is not one a client may send"
-							  : "this socket takes call frames and ping only";
+		if (reserved || !chat) {
+			*why = chat ? "this type is not one a client may send" : "this socket takes call frames and ping only";
 			return FRAMES_UNKNOWN_TYPE;
 		}
 		return FRAMES_OK;
 	}
 	if (out->type == FRAMES_T_PING)
 		return FRAMES_OK;
+	if (out->type == FRAMES_T_AUTH_REFRESH) {
+		const json_t *tok = json_object_get(out->root, "token");
+		if (!json_is_string(tok) || json_string_length(tok) == 0 ||
+		    strlen(json_string_value(tok)) != json_string_length(tok)) {
+			*why = "token must be a non-empty string";
+			return FRAMES_BAD_FRAME;
+		}
+		out->token = json_string_value(tok);
+		return FRAMES_OK;
+	}
 
 	const char *bad = check_call_fields(out->root, out->type);
 	if (bad) {

@@ -26,6 +26,7 @@ enum frames_code {
 	FRAMES_INVALID_STATE,
 	FRAMES_RATE_LIMITED,
 	FRAMES_UNAVAILABLE,
+	FRAMES_UNAUTHORIZED, /* auth.refresh with a token that is not valid (appended: codes keep their numbers) */
 	FRAMES_CODE_COUNT
 };
 
@@ -36,18 +37,24 @@ enum frames_type {
 	FRAMES_T_CALL_ANSWER,
 	FRAMES_T_CALL_ICE,
 	FRAMES_T_CALL_END,
+	FRAMES_T_AUTH_REFRESH, /* {"token"}: a bridge socket's new token, answered by the bridge, never published */
 };
 
 /* Where a frame came from: a chat socket accepts any non-reserved type and
  * relays it to the room; a notification socket and an MQTT outbox accept
- * only the call frames and ping. */
-enum frames_origin { FRAMES_FROM_NOTIFY = 0, FRAMES_FROM_CHAT = 1 };
+ * only the call frames and ping. FRAMES_FROM_SOCKET, or'ed to either, says
+ * a socket of the bridge sent it: only then is auth.refresh a frame
+ * (FRAMES_T_AUTH_REFRESH); elsewhere (rules, which hears MQTT devices and
+ * what the bridge published) it is a reserved type, so it never reaches a
+ * room. */
+enum frames_origin { FRAMES_FROM_NOTIFY = 0, FRAMES_FROM_CHAT = 1, FRAMES_FROM_SOCKET = 2 };
 
 struct frames_in {
 	json_t *root;          /* owned; the client's object */
 	enum frames_type type;
 	const char *type_name; /* borrowed from root */
 	const char *call_id;   /* borrowed from root; NULL unless a call frame */
+	const char *token;     /* borrowed from root; set on FRAMES_T_AUTH_REFRESH */
 };
 
 /* Decodes and checks one client frame. Returns FRAMES_OK and fills *out

@@ -41,7 +41,8 @@
 #define EDGE_HTTP_KEEPALIVE_S 30     /* an idle keep-alive HTTP connection is closed after this */
 #define EDGE_WS_PING_S 30            /* default --ping-interval-s: ping after this much silence ... */
 #define EDGE_WS_HANGUP_S 60          /* default --idle-timeout-s: ... and drop the socket after this much */
-#define EDGE_SWEEP_MS 1000           /* one timer for every socket: ready waits, pings, idle drops */
+#define EDGE_SWEEP_MS 1000           /* one timer for every socket: ready waits, pings, idle drops, token expiry */
+#define EDGE_MAX_SOCKETS_PER_USER 32 /* default --max-sockets-per-user: the next socket is closed 4429 */
 #define EDGE_SERV_BUF 32768          /* lws per-thread service buffer (one read) */
 #define EDGE_RX_BUF 1024             /* lws receive buffer per WebSocket: larger frames arrive in parts (ws.c joins them); small keeps idle sockets small (bench/NOTES.md) */
 #define EDGE_SHUTDOWN_FLUSH_MS 1000  /* SIGTERM: time given to close frames before exit */
@@ -72,6 +73,7 @@ struct edge_cfg {
 	int handshake_timeout_s;     /* TCP open to handshake done; also HTTP bodies */
 	int ping_interval_s;         /* WebSocket ping after this much silence from the client */
 	int idle_timeout_s;          /* drop a socket silent for this long (no frame, no pong) */
+	int max_sockets_per_user;    /* sockets of one user (both kinds) beyond this are closed 4429 */
 };
 
 /* The parts of one bridge, wired by main.c. Each part owns its state

@@ -359,12 +359,6 @@ static void route_initiate(struct edge *e, struct lws *wsi, struct http_txn *t)
 		answer_error(t, 401, "unauthorized", "a valid Bearer token is required");
 		return;
 	}
-	if (!ratemap_take(e->initiates, who.user_id, clock_mono_ms(), &t->retry_after_s)) {
-		log_info("initiate by %s refused: over %d a minute (retry in %d s)", who.user_id,
-			 e->cfg.initiate_per_minute, t->retry_after_s);
-		answer_error(t, 429, "rate_limited", "too many calls started: try again later");
-		return;
-	}
 	json_t *b = body_json(t);
 	char receiver[IDS_MAX + 1], conv[IDS_MAX + 1];
 	const char *type = json_string_value(json_object_get(b, "call_type"));
@@ -382,6 +376,14 @@ static void route_initiate(struct edge *e, struct lws *wsi, struct http_txn *t)
 	if (bad) {
 		json_decref(b);
 		answer_error(t, 400, "bad_request", bad);
+		return;
+	}
+	/* Counted once well-formed (a refusal by rules, busy included, counts). */
+	if (!ratemap_take(e->initiates, who.user_id, clock_mono_ms(), &t->retry_after_s)) {
+		json_decref(b);
+		log_info("initiate by %s refused: over %d a minute (retry in %d s)", who.user_id,
+			 e->cfg.initiate_per_minute, t->retry_after_s);
+		answer_error(t, 429, "rate_limited", "too many calls started: try again later");
 		return;
 	}
 	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "op", "initiate", "caller_id", who.user_id,

@@ -166,6 +166,9 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 		{"handshake-timeout-s", OPTIONS_INT, &cfg->handshake_timeout_s, 1, 3600, "N",
 		 "a connection must complete its HTTP request or WebSocket\n"
 		 "handshake (and send an HTTP body) within N s (default 10)"},
+		{"max-sockets-per-user", OPTIONS_INT, &cfg->max_sockets_per_user, 1, 1000000, "N",
+		 "WebSockets one user may hold (both kinds); the next is closed\n"
+		 "with 4429 (default 32)"},
 		{"no-require-exp", OPTIONS_FALSE, &cfg->policy.require_exp, 0, 0, NULL, "accept tokens without exp"},
 		{"log-level", OPTIONS_LEVEL, level, 0, 0, "L", "error, warn, info, debug (default info; or $RINGMQ_LOG_LEVEL)"},
 		{NULL, 0, NULL, 0, 0, NULL, NULL},
@@ -325,6 +328,7 @@ int main(int argc, char **argv)
 		.handshake_timeout_s = EDGE_HANDSHAKE_TIMEOUT_S,
 		.ping_interval_s = EDGE_WS_PING_S,
 		.idle_timeout_s = EDGE_WS_HANGUP_S,
+		.max_sockets_per_user = EDGE_MAX_SOCKETS_PER_USER,
 		.policy = JWT_POLICY_DEFAULT,
 	};
 	int rc = parse_args(argc, argv, &e.cfg, &level);

@@ -3,12 +3,16 @@
  * A socket is authenticated at ESTABLISHED (close 4401 on a bad token),
  * then (chat sockets) its membership is asked of rules (ask.c; close 4403),
  * then it joins its topic's subscription (subs.c) and gets connection.ack
- * once the broker acknowledged it. Frames in are size-checked, rate-limited
- * (bucket.c), decoded (frames.c) and published for rules; frames out go
- * through a bounded queue of shared messages (sendq.c). Every close the
- * bridge starts sends its Close frame and reads until the peer's. */
+ * once the broker acknowledged it. A user holds at most
+ * cfg.max_sockets_per_user sockets (the next is closed 4429). Frames in are
+ * size-checked, rate-limited (bucket.c), decoded (frames.c) and published
+ * for rules, but auth.refresh, which is answered here and never leaves the
+ * bridge; frames out go through a bounded queue of shared messages
+ * (sendq.c). The sweep closes a socket whose token expired (4401). Every
+ * close the bridge starts sends its Close frame and reads until the peer's. */
 #include "ws.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +31,12 @@
 #define WS_HEADER_MAX 256       /* a path or Origin we look at */
 #define WS_FIRST_RX 1024        /* first size of a fragmented frame's buffer */
 
-static const char *const ws_features[] = {"ice", "call.accepted", "history", "ping", "msg_id"};
+static const char *const ws_features[] = {"ice", "call.accepted", "history", "ping", "msg_id", "auth.refresh"};
 
 struct ws_hub {
 	struct edge *e;
 	struct hmap *devices;      /* device id -> struct ws_conn */
+	struct hmap *users;        /* user id -> its sockets in devices, a count cast to void * (absent: 0) */
 	lws_dll2_owner_t waiting;  /* sockets not ready yet, oldest first */
 	lws_sorted_usec_list_t sul_sweep;
 };
@@ -53,8 +58,9 @@ struct ws_hub *ws_hub_new(struct edge *e)
 		return NULL;
 	h->e = e;
 	h->devices = hmap_new();
-	if (!h->devices) {
-		free(h);
+	h->users = hmap_new();
+	if (!h->devices || !h->users) {
+		ws_hub_free(h);
 		return NULL;
 	}
 	return h;
@@ -65,7 +71,28 @@ void ws_hub_free(struct ws_hub *h)
 	if (!h)
 		return;
 	hmap_free(h->devices);
+	hmap_free(h->users);
 	free(h);
+}
+
+static size_t user_count(const struct ws_hub *h, const char *user_id)
+{
+	return (size_t)(uintptr_t)hmap_get(h->users, user_id);
+}
+
+/* One more socket of user_id; 0, or -1 when out of memory (nothing changed). */
+static int user_add(struct ws_hub *h, const char *user_id)
+{
+	return hmap_put(h->users, user_id, (void *)(uintptr_t)(user_count(h, user_id) + 1));
+}
+
+static void user_drop(struct ws_hub *h, const char *user_id)
+{
+	size_t n = user_count(h, user_id);
+	if (n <= 1)
+		hmap_del(h->users, user_id);
+	else
+		hmap_put(h->users, user_id, (void *)(uintptr_t)(n - 1)); /* the key is there: no allocation */
 }
 
 size_t ws_hub_count(const struct ws_hub *h)
@@ -199,12 +226,32 @@ static void wait_remove(struct ws_conn *c)
 		lws_dll2_remove(&c->wait_node);
 }
 
-static void check_idle(const char *key, void *value, void *arg)
+/* The sweep's clocks: monotonic ms for liveness, wall seconds for tokens. */
+struct sweep_now {
+	int64_t mono_ms;
+	int64_t wall_s;
+};
+
+/* The token's end as jwt_check sees it: expired once exp + leeway <= now. */
+static bool token_expired(const struct ws_conn *c, int64_t now_s)
+{
+	return c->exp && !(c->exp > now_s - c->edge->cfg.policy.leeway_s);
+}
+
+static void check_socket(const char *key, void *value, void *arg)
 {
 	struct ws_conn *c = value;
 	struct edge *e = c->edge;
-	int64_t now = *(const int64_t *)arg, silent = now - c->last_rx;
-	if (c->close_code || c->state != WS_READY)
+	const struct sweep_now *now = arg;
+	int64_t silent = now->mono_ms - c->last_rx;
+	if (c->close_code)
+		return;
+	if (token_expired(c, now->wall_s)) {
+		log_info("socket %s (user %s): token expired, closing 4401", c->device_id, c->user_id);
+		ws_close(c, 4401, "token expired");
+		return;
+	}
+	if (c->state != WS_READY)
 		return;
 	if (silent >= (int64_t)e->cfg.idle_timeout_s * 1000) {
 		log_info("socket %s (user %s): silent for %d s, dropping it", c->device_id, c->user_id,
@@ -219,17 +266,17 @@ static void check_idle(const char *key, void *value, void *arg)
 static void sweep(lws_sorted_usec_list_t *sul)
 {
 	struct ws_hub *h = lws_container_of(sul, struct ws_hub, sul_sweep);
-	int64_t now = clock_mono_ms();
+	struct sweep_now now = {clock_mono_ms(), clock_now_ms() / 1000};
 	while (h->waiting.head) {
 		struct ws_conn *c = lws_container_of(h->waiting.head, struct ws_conn, wait_node);
-		if (c->ready_by > now)
+		if (c->ready_by > now.mono_ms)
 			break;
 		wait_remove(c);
 		log_warn("socket %s (user %s): not subscribed within %d ms, closing 1013", c->device_id, c->user_id,
 			 EDGE_READY_WAIT_MS);
 		ws_close(c, 1013, "service unavailable, try again");
 	}
-	hmap_each(h->devices, check_idle, &now);
+	hmap_each(h->devices, check_socket, &now);
 	lws_sul_schedule(h->e->ctx, 0, &h->sul_sweep, sweep, EDGE_SWEEP_MS * LWS_US_PER_MS);
 }
 
@@ -344,11 +391,23 @@ static int on_established(struct edge *e, struct ws_conn *c, struct lws *wsi)
 	}
 	memcpy(c->user_id, claims.user_id, sizeof(c->user_id));
 	memcpy(c->username, claims.username, sizeof(c->username));
+	c->exp = claims.exp;
+	if (user_count(e->ws, c->user_id) >= (size_t)e->cfg.max_sockets_per_user) {
+		log_info("socket refused (4429): user %s holds %d sockets already", c->user_id,
+			 e->cfg.max_sockets_per_user);
+		ws_close(c, 4429, "too many connections"); /* no device id: not counted, nothing to undo */
+		return 0;
+	}
+	if (user_add(e->ws, c->user_id) != 0)
+		return -1;
 	c->device_id[0] = 'd';
 	c->device_id[1] = '-';
 	ids_random_hex(c->device_id + 2, EDGE_DEVICE_LEN - 2);
-	if (hmap_put(e->ws->devices, c->device_id, c) != 0)
+	if (hmap_put(e->ws->devices, c->device_id, c) != 0) {
+		user_drop(e->ws, c->user_id);
+		c->device_id[0] = '\0';
 		return -1;
+	}
 	int64_t now = clock_mono_ms();
 	bucket_init(&c->bucket, e->cfg.burst, now);
 	e->metrics.sockets_open[c->kind]++;
@@ -398,6 +457,29 @@ static enum metrics_frame metric_of(enum frames_type t)
 	}
 }
 
+/* auth.refresh: a valid token of the socket's user becomes the one it
+ * holds (its exp the socket's end); any other keeps the old one. */
+static void refresh(struct edge *e, struct ws_conn *c, const char *token)
+{
+	struct jwt_claims claims;
+	int rc = jwt_check(token, strlen(token), e->cfg.keys, &e->cfg.policy, clock_now_ms() / 1000, &claims);
+	if (rc != JWT_OK) {
+		log_info("socket %s (user %s): auth.refresh refused: %s", c->device_id, c->user_id, jwt_strerror(rc));
+		refuse_frame(e, c, FRAMES_UNAUTHORIZED, jwt_strerror(rc), "auth.refresh", NULL);
+		return;
+	}
+	if (strcmp(claims.user_id, c->user_id)) {
+		log_info("socket %s (user %s): auth.refresh refused: a token of user %s", c->device_id, c->user_id,
+			 claims.user_id);
+		refuse_frame(e, c, FRAMES_FORBIDDEN, "a token of another user", "auth.refresh", NULL);
+		return;
+	}
+	c->exp = claims.exp;
+	log_debug("socket %s (user %s): token refreshed, exp %lld", c->device_id, c->user_id, (long long)c->exp);
+	ws_send_json(c, json_pack("{s:s, s:o}", "type", "auth.refreshed", "exp",
+				  c->exp ? json_integer(c->exp) : json_null()));
+}
+
 static void handle_frame(struct edge *e, struct ws_conn *c, const char *buf, size_t len)
 {
 	if (c->close_code)
@@ -412,12 +494,15 @@ static void handle_frame(struct edge *e, struct ws_conn *c, const char *buf, siz
 	}
 	struct frames_in f;
 	const char *why = NULL;
-	int rc = frames_decode(buf, len, c->kind == WS_CHAT ? FRAMES_FROM_CHAT : FRAMES_FROM_NOTIFY, &f, &why);
+	enum frames_origin origin = (c->kind == WS_CHAT ? FRAMES_FROM_CHAT : FRAMES_FROM_NOTIFY) | FRAMES_FROM_SOCKET;
+	int rc = frames_decode(buf, len, origin, &f, &why);
 	e->metrics.frames_in[metric_of(f.type)]++;
 	if (rc != FRAMES_OK) {
 		refuse_frame(e, c, rc, why, f.type_name, f.call_id);
 	} else if (f.type == FRAMES_T_PING) {
 		ws_send_json(c, json_pack("{s:s}", "type", "pong"));
+	} else if (f.type == FRAMES_T_AUTH_REFRESH) {
+		refresh(e, c, f.token); /* never published: the token stays here */
 	} else {
 		char topic[TOPICS_MAX], corr[EDGE_DEVICE_LEN + 3];
 		if (c->kind == WS_CHAT)
@@ -544,6 +629,7 @@ static void on_closed(struct edge *e, struct ws_conn *c)
 	subs_leave(e->subs, &c->member);
 	if (c->device_id[0]) {
 		hmap_del(e->ws->devices, c->device_id);
+		user_drop(e->ws, c->user_id);
 		e->metrics.sockets_open[c->kind]--;
 		if (c->close_code)
 			log_info("socket %s closed: user %s, by the bridge with %d (%s)", c->device_id, c->user_id,

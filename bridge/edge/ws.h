@@ -1,10 +1,11 @@
 /* ws: one WebSocket connection of a web client (notification or chat
  * socket) from handshake to close: authentication, the membership check
  * (chat), the subscription (subs.c) and connection.ack, frames in (checked,
- * rate-limited, published for rules) and frames out (a bounded queue of
- * shared messages, sendq.c), and the close handshake. server.c hands it the
- * WebSocket reasons of the one protocol; struct ws_hub holds every open
- * socket (by device id, the ones waiting to be ready, the one sweep timer). */
+ * rate-limited, published for rules; auth.refresh answered here) and frames
+ * out (a bounded queue of shared messages, sendq.c), the token's expiry
+ * (4401) and the close handshake. server.c hands it the WebSocket reasons of
+ * the one protocol; struct ws_hub holds every open socket (by device id, the
+ * ones waiting to be ready, the count of each user's, the one sweep timer). */
 #ifndef RINGMQ_WS_H
 #define RINGMQ_WS_H
 
@@ -30,6 +31,8 @@ struct ws_conn {
 	char username[JWT_USERNAME_MAX + 1];
 	char device_id[EDGE_DEVICE_LEN + 1];
 	char conv_id[IDS_MAX + 1];
+	int64_t exp;                    /* the token's exp (seconds, wall clock; 0: none): closed 4401
+					 * once exp plus the leeway passed; auth.refresh moves it */
 	struct subs_member member;      /* in its topic's subscription */
 	struct sendq q;
 	/* a frame being assembled from fragments */
@@ -58,8 +61,8 @@ struct ws_hub;
 struct ws_hub *ws_hub_new(struct edge *e);
 /* NULL-safe; after ws_close_all and once lws closed the sockets. */
 void ws_hub_free(struct ws_hub *h);
-/* Starts the one timer that closes sockets not ready in time and pings or
- * drops silent ones. One timer instead of one per socket: lws keeps its
+/* Starts the one timer that closes sockets not ready in time or whose token
+ * expired, and pings or drops silent ones. One timer instead of one per socket: lws keeps its
  * timers in a sorted list, so per-socket timers cost O(sockets) each. */
 void ws_hub_start(struct ws_hub *h);
 /* How many sockets are open (authenticated, not yet closed). */

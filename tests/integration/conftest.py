@@ -6,7 +6,11 @@ on free loopback ports, each stack in its own temp state dir.
   under build/ (moved to $RINGMQ_BUILD_DIR). Nothing else changes, except
   that Stack(broker_conf_extra=[lines]) appends lines (rewritten the same
   way) at its end, e.g. more plugin_opt_* for the auth plugin.
-- Binaries come from $RINGMQ_BUILD_DIR (default <repo>/build).
+- Binaries come from $RINGMQ_BUILD_DIR (default <repo>/build), each
+  overridable by a path in $RINGMQ_BRIDGE, $RINGMQ_RULES, $RINGMQ_TOKEN_BIN
+  ($RINGMQ_TOKEN is a user's JWT, examples/mobile_client.py), and the
+  broker's plugin line by $RINGMQ_PLUGIN (test_install.py: the installed
+  copies).
 - Secrets are files in the state dir (mode 600), as scripts/run makes them;
   the two the broker's auth plugin reads (jwt_secret, service_secret) are
   group-readable by mosquitto's user. mosquitto.conf's plugin line
@@ -34,9 +38,10 @@ from ringmq_client import REPO, Http, Ws, free_port, mint_token, port_open, uniq
 
 BUILD_DIR = os.path.abspath(os.environ.get("RINGMQ_BUILD_DIR", os.path.join(REPO, "build")))
 MOSQUITTO = os.environ.get("RINGMQ_MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto")
-BRIDGE = os.path.join(BUILD_DIR, "bridge", "edge", "ringmq-bridge")
-RULES = os.path.join(BUILD_DIR, "bridge", "rules", "ringmq-rules")
-TOKEN = os.path.join(BUILD_DIR, "bridge", "common", "ringmq-token")
+BRIDGE = os.environ.get("RINGMQ_BRIDGE") or os.path.join(BUILD_DIR, "bridge", "edge", "ringmq-bridge")
+RULES = os.environ.get("RINGMQ_RULES") or os.path.join(BUILD_DIR, "bridge", "rules", "ringmq-rules")
+TOKEN = os.environ.get("RINGMQ_TOKEN_BIN") or os.path.join(BUILD_DIR, "bridge", "common", "ringmq-token")
+PLUGIN = os.environ.get("RINGMQ_PLUGIN")   # None: mosquitto.conf's plugin line (build/...)
 
 START_WAIT = 15.0   # seconds a part may take to come up
 STOP_WAIT = 5.0     # seconds a part may take to exit after SIGTERM
@@ -54,6 +59,8 @@ def rewrite_mosquitto_conf(text, port, state_dir, build_dir):
         if not line.lstrip().startswith("#"):
             line = re.sub(r"(?<![\w/.])run/", state_dir.rstrip("/") + "/", line)
             line = re.sub(r"(?<![\w/.])build/", build_dir.rstrip("/") + "/", line)
+            if PLUGIN and re.match(r"^\s*plugin\s", line):
+                line = "plugin " + PLUGIN
         out.append(line)
     return "\n".join(out) + "\n"
 

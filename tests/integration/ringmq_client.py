@@ -33,7 +33,7 @@ SCHEMA_DIR = os.path.join(REPO, "schemas")
 # socket receives is a room relay copy (schemas/server/relay.json).
 SERVER_TYPES = (
     "connection.ack", "call.incoming", "call.offer", "call.answer", "call.ice_candidate",
-    "call.accepted", "call.end", "notification.created", "pong", "error",
+    "call.accepted", "call.end", "notification.created", "pong", "error", "auth.refreshed",
 )
 
 DEFAULT_WAIT = 5.0   # seconds a frame or an answer may take on loopback

@@ -317,7 +317,16 @@ def test_history_newest_first_paged_to_the_end(stack):
     assert only["calls"][0]["caller_id"] == a.id and only["calls"][0]["receiver_id"] == others[0].id
 
 
-def test_history_limit_is_capped_at_100_and_bad_queries_are_400(stack):
+@pytest.fixture(scope="module")
+def prolific_stack(request):
+    """A bridge whose per-caller initiate limit (10 a minute by default,
+    test_initiate_limit.py) lets one caller start 101 calls at once."""
+    return _make_stack(request, name="prolific-caller stack",
+                       bridge_args=["--initiate-per-minute", "60000", "--initiate-burst", "1000"])
+
+
+def test_history_limit_is_capped_at_100_and_bad_queries_are_400(prolific_stack):
+    stack = prolific_stack
     n = 101
     (a,), _ = parties(stack, 1)
     receivers = [unique("r") for _ in range(n)]
