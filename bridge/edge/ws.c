@@ -5,7 +5,7 @@
  * then it joins its topic's subscription (subs.c) and gets connection.ack
  * once the broker acknowledged it. A user holds at most
  * cfg.max_sockets_per_user sockets (the next is closed 4429). Frames in are
- * size-checked, rate-limited (bucket.c), decoded (frames.c) and published
+ * size-checked, rate-limited (common/bucket.c), decoded (frames.c) and published
  * for rules, but auth.refresh, which is answered here and never leaves the
  * bridge; frames out go through a bounded queue of shared messages
  * (sendq.c). The sweep closes a socket whose token expired (4401). Every

@@ -16,10 +16,28 @@
  *               username (a persistent session that is offline still has
  *               its queue filled); a user's write counts as a will unless it
  *               comes from a live, not superseded connection we logged in.
- *   MESSAGE     a user's PUBLISH to its outbox loses every property the
- *               device set and gets sender_id and sender_username (the
- *               token's name): rules may trust them. svc:rules' hello is
- *               answered with {"snapshot": [...]} on svc/presence/mqtt.
+ *   MESSAGE     a user's PUBLISH to its outbox takes a token of the
+ *               connection's bucket (limits.c: 50/s, bursts of 100) and
+ *               must not name another device in its device_id than its
+ *               client id's <device>; else it is dropped and an error
+ *               (rate_limited / forbidden, with that device_id) goes to
+ *               the user's notification topic marked "for_device" (what
+ *               rules does for one phone: the bridges skip it), and the
+ *               100th refusal within 10 s marks the connection for a kick.
+ *               A frame that passes loses every property the device set
+ *               and gets sender_id, sender_username (the token's name) and,
+ *               unless its device_id names its device, from_device (the
+ *               client id's <device>): rules may trust them. svc:rules'
+ *               hello is answered with {"snapshot": [...]} on
+ *               svc/presence/mqtt.
+ *   TICK        (every pass of the broker's loop: at least every 100 ms)
+ *               at the first of each second, or at once when a kick is
+ *               due, disconnects each login whose token's exp plus the
+ *               leeway has passed and each marked for a kick, with
+ *               mosquitto_kick_client_by_clientid (v5: DISCONNECT 0x98;
+ *               the session and its queue are kept as the client's
+ *               session expiry says). Never from MESSAGE: the broker is
+ *               still handling that client's packet there.
  *   DISCONNECT  forgets the connection; the user's last one publishes
  *               {"user_id", "online": false}.
  *   RELOAD      (SIGHUP) re-reads every file the options name, all or
@@ -48,7 +66,10 @@
 #include <openssl/sha.h>
 
 #include "acl.h"
+#include "clock.h"
+#include "frames.h"
 #include "jwt.h"
+#include "limits.h"
 #include "log.h"
 #include "logins.h"
 #include "secret.h"
@@ -56,6 +77,8 @@
 
 #define PLUGIN_NAME "ringmq_auth"
 #define LOG_FIELD_MAX 80 /* longest client-supplied string written to the log */
+#define KICKS_PER_TICK 64 /* disconnections one TICK makes; more wait for the next */
+#define FOR_DEVICE_PROP "for_device" /* user property of an answer for one phone (as rules': bridges skip it) */
 
 /* What mosquitto.conf (or the environment) configures; swapped whole on reload. */
 struct plugin_config {
@@ -65,6 +88,7 @@ struct plugin_config {
 	char *issuer;              /* plugin_opt_jwt_issuer, malloc'd; NULL: iss ignored */
 	unsigned char service_digest[SHA256_DIGEST_LENGTH];
 	bool bind_client_id;       /* plugin_opt_client_id_rule strict (default) | any */
+	struct limits_cfg limits;  /* plugin_opt_outbox_rate, plugin_opt_outbox_burst */
 };
 
 struct plugin {
@@ -75,6 +99,8 @@ struct plugin {
 	struct logins *logins;
 	bool ticking;               /* a TICK came: the broker sends them (per_listener_settings false) */
 	bool recheck;               /* from a RELOAD event to the next TICK */
+	bool kick_due;              /* a login is marked for a kick: sweep at the next TICK */
+	int64_t swept_s;            /* the second of the last sweep for expired tokens */
 };
 
 static int instances; /* one instance per broker: presence is per process */
@@ -164,6 +190,23 @@ static int opt_string(const struct mosquitto_opt *opts, int count, const char *n
 	return *out ? 0 : -1;
 }
 
+/* plugin_opt_<name> as an integer in [min, max] into *out (left as it is
+ * when not given). 0, or -1 (logged). */
+static int opt_int(const struct mosquitto_opt *opts, int count, const char *name, int min, int max, int *out)
+{
+	const char *v = opt_value(opts, count, name);
+	if (!v)
+		return 0;
+	char *end = NULL;
+	long long n = strtoll(v, &end, 10);
+	if (!*v || *end || n < min || n > max) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_%s must be %d-%d", name, min, max);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
 /* The token keys and policy of *c. 0, or -1 (logged, naming the file). */
 static int config_load_jwt(const struct mosquitto_opt *opts, int count, struct plugin_config *c)
 {
@@ -223,8 +266,10 @@ static int config_load_jwt(const struct mosquitto_opt *opts, int count, struct p
  * -1 (logged). */
 static int config_load(const struct mosquitto_opt *opts, int count, struct plugin_config *c)
 {
-	static const char *const known[] = {"jwt_secret_file", "jwt_public_key_file", "jwt_leeway_s", "jwt_audience",
-					    "jwt_issuer", "service_secret_file", "require_exp", "client_id_rule"};
+	static const char *const known[] = {"jwt_secret_file", "jwt_public_key_file", "jwt_leeway_s",
+					    "jwt_audience",    "jwt_issuer",          "service_secret_file",
+					    "require_exp",     "client_id_rule",      "outbox_rate",
+					    "outbox_burst"};
 	char *svc = NULL;
 	size_t svc_len = 0;
 	int rc = -1;
@@ -261,6 +306,11 @@ static int config_load(const struct mosquitto_opt *opts, int count, struct plugi
 		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_client_id_rule must be strict or any");
 		goto out;
 	}
+
+	c->limits = LIMITS_CFG_DEFAULT;
+	if (opt_int(opts, count, "outbox_rate", 1, LIMITS_RATE_MAX, &c->limits.rate) ||
+	    opt_int(opts, count, "outbox_burst", 1, LIMITS_RATE_MAX, &c->limits.burst))
+		goto out;
 
 	svc = secret_load(opt_value(opts, count, "service_secret_file"), "RINGMQ_SERVICE_SECRET", &svc_len);
 	if (!svc) {
@@ -376,6 +426,9 @@ static int user_login(struct plugin *p, struct mosquitto *client, const char *us
 	int went_online = logins_add(p->logins, client, username, claims.username, client_id);
 	if (went_online < 0)
 		return MOSQ_ERR_NOMEM;
+	struct login *l = logins_get(p->logins, client);
+	if (l)
+		limits_init(&l->limits, &p->cfg.limits, claims.exp, p->cfg.policy.leeway_s, clock_mono_ms());
 	if (went_online)
 		presence_user(username, true);
 	return MOSQ_ERR_SUCCESS;
@@ -447,6 +500,87 @@ static bool is_own_outbox(const char *topic, const char *user_id)
 	return topics_parse(topic, id) == TOPICS_USER_OUTBOX && !strcmp(id, user_id);
 }
 
+/* The <device> of a login's client id "<user id>:<device>", or NULL when
+ * it has none (plugin_opt_client_id_rule any) or one too long to name. */
+static const char *device_of(const struct login *l)
+{
+	size_t n = strlen(l->user_id);
+	if (l->client_id_cut || strncmp(l->client_id, l->user_id, n) || l->client_id[n] != ':')
+		return NULL;
+	const char *d = l->client_id + n + 1;
+	size_t len = strlen(d);
+	return len > 0 && len <= FRAMES_DEVICE_MAX ? d : NULL;
+}
+
+/* Tells a phone its frame was dropped: an error frame with the phone's
+ * device_id on its user's notification topic (QoS 1), marked for_device so
+ * the bridges keep it from web sockets. ref and call_id may be NULL. */
+static void refuse_frame_send(const struct login *l, int code, const char *why, const char *ref, const char *call_id)
+{
+	char topic[TOPICS_MAX];
+	const char *device = device_of(l);
+	json_t *err = frames_error(code, why, ref, call_id);
+	if (err && device)
+		json_object_set_new(err, "device_id", json_string(device));
+	char *text = err ? json_dumps(err, JSON_COMPACT) : NULL;
+	json_decref(err);
+	mosquitto_property *props = NULL;
+	if (!text || topics_build(TOPICS_USER_NOTIFICATIONS, l->user_id, topic, sizeof(topic)) ||
+	    mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, FOR_DEVICE_PROP, "1") ||
+	    mosquitto_broker_publish_copy(NULL, topic, (int)strlen(text), text, 1, false, props)) {
+		mosquitto_property_free_all(&props);
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": %s: could not publish an error for %s", __func__,
+				     l->user_id);
+	}
+	free(text);
+}
+
+/* Drops a user's frame: the error to the phone, and a refusal counted
+ * (the LIMITS_REFUSED_MAXth in the window marks the login for a kick).
+ * Returns what MESSAGE returns for it. */
+static int refuse_frame(struct plugin *p, struct login *l, int code, const char *why, const char *ref,
+			const char *call_id)
+{
+	refuse_frame_send(l, code, why, ref, call_id);
+	if (limits_refused(&l->limits, clock_mono_ms()) && !l->kick) {
+		l->kick = true;
+		p->kick_due = true;
+	}
+	return MOSQ_ERR_ACL_DENIED; /* dropped; v5 PUBACK 0x87, the connection stays */
+}
+
+enum frame_device { DEVICE_NONE, DEVICE_SAME, DEVICE_OTHER };
+
+/* What the frame's device_id says next to the connection's device (NULL:
+ * none known): no string device_id (or JSON the plugin cannot read, left
+ * to rules, which refuses it), the same device, or another one. For
+ * DEVICE_OTHER, *ref and *call_id get the frame's type and call_id
+ * (malloc'd; NULL when absent), for the error. */
+static enum frame_device frame_device(const struct mosquitto_evt_message *ev, const char *device, char **ref,
+				      char **call_id)
+{
+	*ref = *call_id = NULL;
+	if (!ev->payload || ev->payloadlen == 0)
+		return DEVICE_NONE;
+	json_t *root = json_loadb(ev->payload, ev->payloadlen, JSON_REJECT_DUPLICATES, NULL);
+	const json_t *dev = json_is_object(root) ? json_object_get(root, "device_id") : NULL;
+	enum frame_device got = DEVICE_NONE;
+	if (json_is_string(dev)) {
+		bool same = device && json_string_length(dev) == strlen(device) &&
+			    !memcmp(json_string_value(dev), device, strlen(device));
+		got = same ? DEVICE_SAME : DEVICE_OTHER;
+	}
+	if (got == DEVICE_OTHER) {
+		const json_t *t = json_object_get(root, "type"), *c = json_object_get(root, "call_id");
+		if (json_is_string(t) && json_string_length(t) > 0 && json_string_length(t) < 128)
+			*ref = strdup(json_string_value(t));
+		if (json_is_string(c) && json_string_length(c) > 0 && json_string_length(c) < 128)
+			*call_id = strdup(json_string_value(c));
+	}
+	json_decref(root);
+	return got;
+}
+
 static int on_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ev = event_data;
@@ -461,13 +595,34 @@ static int on_message(int event, void *event_data, void *userdata)
 	if (kind != ACL_USER)
 		return MOSQ_ERR_SUCCESS;
 
-	const struct login *se = logins_find(p->logins, ev->client);
+	struct login *se = logins_get(p->logins, ev->client);
 	if (!se || !ev->topic || !is_own_outbox(ev->topic, se->user_id))
 		return MOSQ_ERR_ACL_DENIED; /* acl_allows let it through: cannot happen */
+	if (se->kick || se->kicked)
+		return MOSQ_ERR_ACL_DENIED; /* on its way out: dropped without a word */
+	if (!limits_take(&se->limits, &p->cfg.limits, clock_mono_ms()))
+		return refuse_frame(p, se, FRAMES_RATE_LIMITED, "rate limit exceeded", NULL, NULL);
 
+	const char *device = device_of(se);
+	char *ref = NULL, *call_id = NULL;
+	enum frame_device named = frame_device(ev, device, &ref, &call_id);
+	if (p->cfg.bind_client_id && named == DEVICE_OTHER) {
+		int rc = refuse_frame(p, se, FRAMES_FORBIDDEN, "device_id is not this connection's device (its client id)",
+				      ref, call_id);
+		free(ref);
+		free(call_id);
+		return rc;
+	}
+	free(ref);
+	free(call_id);
+
+	/* rules takes from_device from the property, else from the frame's
+	 * device_id: a frame naming its own device already says it. */
 	mosquitto_property *props = NULL;
 	if (mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "sender_id", se->user_id) ||
-	    mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "sender_username", se->username)) {
+	    mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "sender_username", se->username) ||
+	    (device && named != DEVICE_SAME &&
+	     mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "from_device", device))) {
 		mosquitto_property_free_all(&props);
 		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": %s: out of memory", __func__);
 		return MOSQ_ERR_NOMEM;
@@ -519,11 +674,83 @@ static int on_reload(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
+struct sweep {
+	int64_t now_s;
+	size_t n;
+	bool more; /* a login to disconnect did not fit: sweep again next TICK */
+	struct {
+		char client_id[LOGINS_CLIENT_ID_MAX + 1];
+		char user_id[IDS_MAX + 1];
+		bool expired;
+	} due[KICKS_PER_TICK];
+};
+
+/* Picks the logins to disconnect. A superseded login's client id names
+ * the connection that took it over: the broker ends the old one itself. */
+static void sweep_one(struct login *l, void *arg)
+{
+	struct sweep *sw = arg;
+	bool expired = limits_expired(&l->limits, sw->now_s);
+	if (l->kicked || (!expired && !l->kick))
+		return;
+	if (l->superseded) {
+		l->kicked = true;
+		return;
+	}
+	if (l->client_id_cut) {
+		char u[LOG_FIELD_MAX + 1];
+		l->kicked = true;
+		mosquitto_log_printf(MOSQ_LOG_WARNING, PLUGIN_NAME ": cannot disconnect \"%s\": client id too long",
+				     printable(l->user_id, u));
+		return;
+	}
+	if (sw->n == KICKS_PER_TICK) {
+		sw->more = true;
+		return;
+	}
+	l->kicked = true;
+	memcpy(sw->due[sw->n].client_id, l->client_id, sizeof(l->client_id));
+	memcpy(sw->due[sw->n].user_id, l->user_id, sizeof(l->user_id));
+	sw->due[sw->n].expired = expired;
+	sw->n++;
+}
+
+/* Disconnects the logins whose token ended and those marked for a kick.
+ * The kicks run after the walk: each one calls on_disconnect, which
+ * removes its login. */
+static void sweep(struct plugin *p, int64_t now_s)
+{
+	struct sweep *sw = malloc(sizeof(*sw));
+	if (!sw)
+		return; /* the next TICK tries again */
+	sw->now_s = now_s;
+	sw->n = 0;
+	sw->more = false;
+	logins_each(p->logins, sweep_one, sw);
+	p->kick_due = sw->more;
+	p->swept_s = sw->more ? 0 : now_s;
+	for (size_t i = 0; i < sw->n; i++) {
+		char u[LOG_FIELD_MAX + 1], c[LOG_FIELD_MAX + 1];
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": disconnecting \"%s\" (client id \"%s\"): %s",
+				     printable(sw->due[i].user_id, u), printable(sw->due[i].client_id, c),
+				     sw->due[i].expired ? "token expired" : "too many refused frames");
+		int rc = mosquitto_kick_client_by_clientid(sw->due[i].client_id, false);
+		if (rc != MOSQ_ERR_SUCCESS)
+			mosquitto_log_printf(MOSQ_LOG_WARNING, PLUGIN_NAME ": %s: client id \"%s\" not found (%d)",
+					     __func__, c, rc);
+	}
+	free(sw);
+}
+
 static int on_tick(int event, void *event_data, void *userdata)
 {
 	struct plugin *p = userdata;
 	p->ticking = true;
 	p->recheck = false; /* the re-checks of a reload are over */
+	/* mosquitto 2.0.11 leaves the event's times at 0: read the clock. */
+	int64_t now_s = (int64_t)time(NULL);
+	if (p->kick_due || now_s != p->swept_s)
+		sweep(p, now_s);
 	return MOSQ_ERR_SUCCESS;
 }
 

@@ -198,7 +198,10 @@ int logins_add(struct logins *s, const void *client, const char *user_id, const 
 		table_unlink(&s->by_cid, n, next_cid, key_cid);
 		copy_cut(n->s.username, sizeof(n->s.username), username ? username : user_id);
 		copy_cut(n->s.client_id, sizeof(n->s.client_id), client_id);
+		n->s.client_id_cut = client_id && strlen(client_id) >= sizeof(n->s.client_id);
 		n->s.superseded = false;
+		memset(&n->s.limits, 0, sizeof(n->s.limits));
+		n->s.kick = n->s.kicked = false;
 		supersede_others(s, n);
 		table_insert(&s->by_cid, n, next_cid, key_cid);
 		return 0;
@@ -222,6 +225,7 @@ int logins_add(struct logins *s, const void *client, const char *user_id, const 
 	copy_cut(n->s.user_id, sizeof(n->s.user_id), user_id);
 	copy_cut(n->s.username, sizeof(n->s.username), username ? username : user_id);
 	copy_cut(n->s.client_id, sizeof(n->s.client_id), client_id);
+	n->s.client_id_cut = client_id && strlen(client_id) >= sizeof(n->s.client_id);
 
 	supersede_others(s, n);
 	table_insert(&s->by_client, n, next_client, key_client);
@@ -253,6 +257,19 @@ const struct login *logins_find(const struct logins *s, const void *client)
 {
 	struct node *n = find_client(s, client);
 	return n ? &n->s : NULL;
+}
+
+struct login *logins_get(struct logins *s, const void *client)
+{
+	struct node *n = find_client(s, client);
+	return n ? &n->s : NULL;
+}
+
+void logins_each(struct logins *s, void (*fn)(struct login *l, void *arg), void *arg)
+{
+	for (size_t i = 0; i < s->by_client.nb; i++)
+		for (struct node *n = s->by_client.b[i]; n; n = (struct node *)n->s.next)
+			fn(&n->s, arg);
 }
 
 size_t logins_users(const struct logins *s)

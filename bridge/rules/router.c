@@ -74,13 +74,36 @@ static int set_call_fields(json_t *j, const struct calls_call *c)
 	return rc ? -1 : 0;
 }
 
+/* Top-level fields that name a user, on any client frame: the sender's
+ * own (overwritten with the authenticated sender when the frame has them)
+ * and someone else's, which the service cannot vouch for (removed). A call
+ * frame then gets the stored call's caller_id, caller_username and
+ * receiver_id (set_call_fields), a call.end its ended_by. */
+static const char *const as_sender_id[] = {"caller_id", "user_id"};
+static const char *const as_sender_name[] = {"caller_username", "username"};
+static const char *const naming_others[] = {"receiver_id", "ended_by"};
+
+static int scrub_users(json_t *j, const struct router_origin *o)
+{
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(as_sender_id) / sizeof(as_sender_id[0]); i++)
+		if (json_object_get(j, as_sender_id[i]))
+			rc |= json_object_set_new(j, as_sender_id[i], json_string(o->sender_id));
+	for (size_t i = 0; i < sizeof(as_sender_name) / sizeof(as_sender_name[0]); i++)
+		if (json_object_get(j, as_sender_name[i]))
+			rc |= json_object_set_new(j, as_sender_name[i], json_string(o->sender_username));
+	for (size_t i = 0; i < sizeof(naming_others) / sizeof(naming_others[0]); i++)
+		json_object_del(j, naming_others[i]);
+	return rc ? -1 : 0;
+}
+
 /* A stamped copy of the client's frame; NULL on allocation failure. */
 static json_t *stamp(const struct router_origin *o, const struct frames_in *f, const struct calls_call *call)
 {
 	json_t *j = json_copy(f->root); /* shallow: only top-level keys change */
 	if (!j)
 		return NULL;
-	int rc = 0;
+	int rc = scrub_users(j, o);
 	if (call) {
 		/* An MQTT device names itself in device_id; copies carry from_device. */
 		json_object_del(j, "device_id");

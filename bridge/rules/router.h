@@ -6,7 +6,11 @@
  * sender_username, from_device and msg_id (the same msg_id on every copy),
  * and, for call.* frames, with the stored call's caller_id, caller_username,
  * receiver_id, call_type and conversation_id: whatever the client claimed
- * about those is overwritten. Copies go to:
+ * about those is overwritten. On every frame, chat frames included, the
+ * top-level fields that name a user are the service's: caller_id and
+ * user_id, when present, become the sender's id, caller_username and
+ * username the sender's name; receiver_id and ended_by are removed (a call
+ * frame then gets the call's). Copies go to:
  *   call.offer / call.ice_candidate -> the counterpart's notifications
  *   call.answer -> the caller's notifications, then call.accepted
  *                  {call_id, device_id} to both parties

@@ -91,6 +91,10 @@ int signaling_handle(struct store *st, const struct signaling_msg *m, int64_t no
 		o.device_id = json_string_value(dev);
 	if (!o.from_device || !o.from_device[0])
 		o.from_device = o.device_id ? o.device_id : "mqtt";
+	/* A phone (no reply topic): the plugin's from_device is its client id's
+	 * <device>, the one its answers name when the frame named none. */
+	else if (!o.device_id && !m->response_topic && !m->chat_id)
+		o.device_id = o.from_device;
 
 	int rc;
 	if (code != FRAMES_OK) {

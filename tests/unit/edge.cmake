@@ -1,9 +1,8 @@
 # Unit tests of the edge wing (bridge/edge): each pure part alone (the send
-# queue, the token bucket, paths and origins, counted subscriptions over a
+# queue, paths and origins, counted subscriptions over a
 # fake broker), then the parts that need the others (inbox, ask, presence,
 # metrics, the protocol's dispatch) over a real, never-connected link.
 ringmq_unit(test_sendq ringmq_edge)
-ringmq_unit(test_bucket ringmq_edge)
 ringmq_unit(test_paths ringmq_edge)
 ringmq_unit(test_subs ringmq_edge)
 ringmq_unit(test_edge ringmq_edge)

@@ -1,2 +1,2 @@
-# Plugin wing: the broker ACL decision and the live-session table.
+# Plugin wing: the broker ACL decision, the live-session table, a phone's limits.
 ringmq_unit(test_acl ringmq_acl)

@@ -1,5 +1,6 @@
-/* test_acl: the broker's allow/deny table (bridge/plugin/acl.c) and the
- * live-connection bookkeeping behind presence (bridge/plugin/logins.c).
+/* test_acl: the broker's allow/deny table (bridge/plugin/acl.c), the
+ * live-connection bookkeeping behind presence (bridge/plugin/logins.c) and a
+ * phone's limits (bridge/plugin/limits.c: outbox rate, refusals, token end).
  * Every bypass form of issue 4 is a row below. */
 #include <stdlib.h>
 
@@ -236,6 +237,12 @@ static void count_user(const char *user_id, void *arg)
 	(*(int *)arg)++;
 }
 
+static void count_entry(struct login *l, void *arg)
+{
+	(void)l;
+	(*(int *)arg)++;
+}
+
 static void test_logins(void)
 {
 	struct logins *s = logins_new();
@@ -283,13 +290,76 @@ static void test_logins(void)
 	for (int i = 0; i < 500; i++)
 		CHECK_EQ_INT(logins_remove(s, &many[i], uid), 1);
 	CHECK_EQ_INT(logins_users(s), 1);
+
+	/* Limits and kick flags live in the entry; a refresh clears them. */
+	CHECK_EQ_INT(logins_add(s, &a1, "alice", NULL, "alice:phone"), 1);
+	struct login *l = logins_get(s, &a1);
+	CHECK(l != NULL && !l->kick && !l->kicked && !l->client_id_cut);
+	l->kick = true;
+	l->limits.refused = 7;
+	int entries = 0;
+	logins_each(s, count_entry, &entries);
+	CHECK_EQ_INT(entries, 2); /* alice's phone, bob's */
+	CHECK_EQ_INT(logins_add(s, &a1, "alice", NULL, "alice:phone"), 0);
+	CHECK(!l->kick && l->limits.refused == 0);
+	CHECK(logins_get(s, &uid) == NULL);
+	char long_id[300];
+	memset(long_id, 'x', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	CHECK_EQ_INT(logins_add(s, &a2, "alice", NULL, long_id), 0);
+	CHECK(logins_get(s, &a2)->client_id_cut);
 	logins_free(s);
 	logins_free(NULL);
+}
+
+static void test_limits(void)
+{
+	struct limits_cfg cfg = LIMITS_CFG_DEFAULT;
+	struct limits l;
+	CHECK_EQ_INT(cfg.rate, 50);
+	CHECK_EQ_INT(cfg.burst, 100);
+
+	/* The outbox rate: a burst of 100, then 50 a second. */
+	limits_init(&l, &cfg, 1000, 0, 5000);
+	int passed = 0;
+	for (int i = 0; i < 3000; i++)
+		passed += limits_take(&l, &cfg, 5000);
+	CHECK_EQ_INT(passed, 100);
+	passed = 0;
+	for (int t = 5020; t <= 6000; t += 20)
+		passed += limits_take(&l, &cfg, t);
+	CHECK_EQ_INT(passed, 50);
+
+	/* The 100th refusal within 10 s ends the connection, not the 99th. */
+	bool end = false;
+	for (int i = 0; i < 99; i++)
+		end = end || limits_refused(&l, 10000 + i);
+	CHECK(!end);
+	CHECK(limits_refused(&l, 10100));
+	/* A new window after 10 s: counting starts again. */
+	limits_init(&l, &cfg, 0, 0, 0);
+	for (int i = 0; i < 99; i++)
+		CHECK(!limits_refused(&l, 1000));
+	CHECK(!limits_refused(&l, 11001)); /* the old window is over: the 1st of a new one */
+	for (int i = 0; i < 98; i++)
+		CHECK(!limits_refused(&l, 12000));
+	CHECK(limits_refused(&l, 12000));
+
+	/* The token's end: exp plus the leeway, the second jwt_check refuses it from. */
+	limits_init(&l, &cfg, 1000, 0, 0);
+	CHECK(!limits_expired(&l, 999));
+	CHECK(limits_expired(&l, 1000));
+	limits_init(&l, &cfg, 1000, 30, 0);
+	CHECK(!limits_expired(&l, 1029));
+	CHECK(limits_expired(&l, 1030));
+	limits_init(&l, &cfg, 0, 30, 0); /* no exp (require_exp false): never */
+	CHECK(!limits_expired(&l, INT64_MAX));
 }
 
 int main(void)
 {
 	test_table();
 	test_logins();
+	test_limits();
 	return check_done("test_acl");
 }

@@ -1,4 +1,4 @@
-/* test_bucket: the per-socket token bucket (bridge/edge/bucket.c). */
+/* test_bucket: the token bucket (bridge/common/bucket.c) of sockets and phones. */
 #include "bucket.h"
 #include "check.h"
 

@@ -222,6 +222,56 @@ static void test_chat_relay(void)
 	CHECK_EQ_STR(json_string_value(json_object_get(f.root, "sender_id")), "alice");
 	router_out_clear(&out);
 	frames_in_clear(&f);
+
+	/* Fields that name a user: the sender's own are the sender's, others' go
+	 * (issue 11: no stamps from clients, chat frames included). */
+	decode("{\"type\":\"chat.message\",\"text\":\"hi\",\"caller_id\":\"alice\",\"caller_username\":\"Alice\","
+	       "\"user_id\":\"alice\",\"username\":\"Alice\",\"receiver_id\":\"carol\",\"ended_by\":\"alice\","
+	       "\"extra\":{\"caller_id\":\"nested, untouched\"}}",
+	       FRAMES_FROM_CHAT, &f);
+	router_out_init(&out);
+	CHECK_EQ_INT(router_route(&o, &f, NULL, NULL, &out), 0);
+	CHECK_EQ_INT(out.n, 1);
+	CHECK_EQ_STR(str(&out.pub[0], "caller_id"), "bob");
+	CHECK_EQ_STR(str(&out.pub[0], "caller_username"), "Bob");
+	CHECK_EQ_STR(str(&out.pub[0], "user_id"), "bob");
+	CHECK_EQ_STR(str(&out.pub[0], "username"), "Bob");
+	CHECK(json_object_get(out.pub[0].payload, "receiver_id") == NULL);
+	CHECK(json_object_get(out.pub[0].payload, "ended_by") == NULL);
+	CHECK_EQ_STR(str(&out.pub[0], "text"), "hi");
+	CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(out.pub[0].payload, "extra"), "caller_id")),
+		     "nested, untouched");
+	CHECK_EQ_STR(json_string_value(json_object_get(f.root, "caller_id")), "alice");
+	router_out_clear(&out);
+	frames_in_clear(&f);
+
+	/* Absent fields are not added. */
+	decode("{\"type\":\"chat.typing\"}", FRAMES_FROM_CHAT, &f);
+	router_out_init(&out);
+	CHECK_EQ_INT(router_route(&o, &f, NULL, NULL, &out), 0);
+	CHECK(json_object_get(out.pub[0].payload, "caller_id") == NULL);
+	CHECK(json_object_get(out.pub[0].payload, "username") == NULL);
+	router_out_clear(&out);
+	frames_in_clear(&f);
+}
+
+/* A call frame's claims about users other than the call's: gone. */
+static void test_call_frame_scrubbed(void)
+{
+	struct calls_call call = make_call(CALLS_RINGING);
+	struct router_origin o = origin("alice", "c1");
+	struct router_out out;
+	route("{\"type\":\"call.ice_candidate\",\"call_id\":\"" CID "\",\"candidate\":null,\"ended_by\":\"bob\","
+	      "\"user_id\":\"bob\",\"username\":\"Bob\"}",
+	      &o, &call, &out);
+	CHECK_EQ_INT(out.n, 2);
+	for (size_t i = 0; i < out.n; i++) {
+		check_stamped(&out.pub[i], "alice");
+		CHECK(json_object_get(out.pub[i].payload, "ended_by") == NULL);
+		CHECK_EQ_STR(str(&out.pub[i], "user_id"), "alice");
+		CHECK_EQ_STR(str(&out.pub[i], "username"), "Alice");
+	}
+	router_out_clear(&out);
 }
 
 static void test_to_sender(void)
@@ -356,6 +406,7 @@ int main(void)
 	test_no_room_copy_for_another_room_or_outbox();
 	test_end_to_both();
 	test_chat_relay();
+	test_call_frame_scrubbed();
 	test_to_sender();
 	test_service_frames();
 	return check_done("test_router");

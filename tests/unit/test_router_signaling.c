@@ -176,6 +176,17 @@ static void test_refusals(void)
 	CHECK_EQ_STR(s(&out.pub[0], "type"), "pong");
 	CHECK_EQ_STR(s(&out.pub[0], "device_id"), "ph");
 	router_out_clear(&out);
+	/* A phone's ping without device_id: the plugin's from_device names it. */
+	send_frame(&out, "alice", NULL, "ph2", NULL, "{\"type\":\"ping\"}");
+	CHECK_EQ_INT(out.n, 1);
+	CHECK_EQ_STR(s(&out.pub[0], "device_id"), "ph2");
+	CHECK(out.pub[0].for_device);
+	router_out_clear(&out);
+	/* A bridge socket's (reply topic): answered there, no device_id. */
+	send_frame(&out, "alice", NULL, "d-a1", "svc/bridges/b-0123456789abcdef/replies", "{\"type\":\"ping\"}");
+	CHECK_EQ_INT(out.n, 1);
+	CHECK(json_object_get(out.pub[0].payload, "device_id") == NULL);
+	router_out_clear(&out);
 	send_frame(&out, "bob", "c1", "d-bob1", NULL, "{\"type\":\"chat.typing\"}");
 	CHECK_EQ_INT(out.n, 1);
 	CHECK_EQ_STR(out.pub[0].topic, "chats/c1/messages");

@@ -1,6 +1,7 @@
-/* bucket: the token bucket that rate-limits one socket's frames: rate
- * tokens a second, at most burst held, one per frame. Pure: the caller
- * passes the (monotonic) time. */
+/* bucket: the token bucket that rate-limits one client's frames (a bridge
+ * socket's, a phone's outbox in the broker plugin): rate tokens a second,
+ * at most burst held, one per frame. Pure: the caller passes the
+ * (monotonic) time. */
 #ifndef RINGMQ_BUCKET_H
 #define RINGMQ_BUCKET_H
 
