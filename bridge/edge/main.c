@@ -79,7 +79,7 @@ static const char about[] =
 
 /* "a,b,c" of a list's items into buf; -1 when it does not fit or an item
  * holds a comma (jwt_keyset_load takes comma-separated lists). */
-static int join(const struct options_list *l, char *buf, size_t cap)
+static int join_list(const struct options_list *l, char *buf, size_t cap)
 {
 	size_t at = 0;
 	buf[0] = '\0';
@@ -97,7 +97,7 @@ static int join(const struct options_list *l, char *buf, size_t cap)
 static int load_keys(struct edge_cfg *cfg, const struct options_list *secrets, const struct options_list *pems)
 {
 	char s[EDGE_PATHS_MAX], p[EDGE_PATHS_MAX], err[JWT_KEYS_ERR_MAX];
-	if (join(secrets, s, sizeof(s)) || join(pems, p, sizeof(p))) {
+	if (join_list(secrets, s, sizeof(s)) || join_list(pems, p, sizeof(p))) {
 		fprintf(stderr, "ringmq-bridge: key file names too long, or holding a comma\n");
 		return -1;
 	}

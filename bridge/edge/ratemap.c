@@ -39,7 +39,7 @@ struct ratemap *ratemap_new(int burst, int64_t ms_per_token, size_t max_keys)
 	return m;
 }
 
-static void drop(struct ratemap *m, struct entry *e)
+static void forget(struct ratemap *m, struct entry *e)
 {
 	lws_dll2_remove(&e->lru);
 	hmap_del(m->keys, e->key);
@@ -51,7 +51,7 @@ void ratemap_free(struct ratemap *m)
 	if (!m)
 		return;
 	while (m->lru.head)
-		drop(m, lws_container_of(m->lru.head, struct entry, lru));
+		forget(m, lws_container_of(m->lru.head, struct entry, lru));
 	hmap_free(m->keys);
 	free(m);
 }
@@ -75,7 +75,7 @@ bool ratemap_take(struct ratemap *m, const char *key, int64_t now_ms, int *retry
 	} else {
 		size_t n = strlen(key);
 		if (hmap_count(m->keys) >= m->max_keys && m->lru.head)
-			drop(m, lws_container_of(m->lru.head, struct entry, lru));
+			forget(m, lws_container_of(m->lru.head, struct entry, lru));
 		e = calloc(1, sizeof(*e) + n + 1);
 		if (!e)
 			return true; /* out of memory: do not refuse for it */
