@@ -413,6 +413,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int code = frames_decode(m.payload, m.len, from_chat ? FRAMES_FROM_CHAT : FRAMES_FROM_NOTIFY, &f, &why);
 	const json_t *dev = f.root && json_is_object(f.root) ? json_object_get(f.root, "device_id") : NULL;
 	const char *frame_device = json_is_string(dev) && json_string_length(dev) > 0 ? json_string_value(dev) : NULL;
+	/* A phone's answers name its device: the frame's, else the plugin's
+	 * from_device property (no reply topic, not a chat frame). */
+	const char *answer_device = frame_device;
+	if (!frame_device && m.from_device && m.from_device[0] && !m.response_topic && !m.chat_id)
+		answer_device = m.from_device;
 	const struct router_origin o = {
 		.sender_id = sender,
 		.sender_username = m.sender_username ? m.sender_username : sender,
@@ -420,7 +425,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.chat_id = m.chat_id,
 		.response_topic = m.response_topic,
 		.corr = m.corr,
-		.device_id = frame_device,
+		.device_id = answer_device,
 	};
 
 	/* The stored call: only a call id the store could hold (a UUID). */
