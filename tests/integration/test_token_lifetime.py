@@ -12,8 +12,8 @@ token", and the per-user limit of "Revocation and per-user limits"):
 - a user's sockets beyond --max-sockets-per-user are accepted and closed
   4429 "too many connections"; other users are not affected.
 
-auth.refreshed is not in ringmq_client.SERVER_TYPES, so the frames of the
-refresh are read here and checked against their own schemas."""
+The frames of a refresh are read here and checked against their own
+schemas (client/auth.refresh.json, server/auth.refreshed.json)."""
 import json
 import queue
 import time
