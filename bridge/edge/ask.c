@@ -1,6 +1,11 @@
-/* ask: pending questions by key, each with its own timer. */
+/* ask: pending questions by key, each with its own timer. The timers are
+ * libev's, on the loop lws runs on (main.c: libev's default loop), not
+ * lws_sul: lws 4.1.6 on libev cannot bring its timer forward from a
+ * descriptor callback, where questions are asked, so a lws_sul fired up to
+ * the next armed timer late (up to a second after the wait). */
 #include "ask.h"
 
+#include <ev.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +17,7 @@
 #include "topics.h"
 
 struct question {
-	lws_sorted_usec_list_t sul; /* first: the timer callback finds the question */
+	ev_timer timer;            /* first: the timer callback finds the question */
 	struct ask *ask;
 	char key[ASK_KEY_MAX];
 	ask_done_fn done;
@@ -49,10 +54,15 @@ struct ask *ask_new(struct lws_context *ctx, struct broker *broker, struct metri
 	return a;
 }
 
+static struct ev_loop *loop(void)
+{
+	return ev_default_loop(0);
+}
+
 static void drop(const char *key, void *value, void *arg)
 {
 	struct question *q = value;
-	lws_sul_cancel(&q->sul);
+	ev_timer_stop(loop(), &q->timer);
 	free(q);
 }
 
@@ -65,10 +75,11 @@ void ask_free(struct ask *a)
 	free(a);
 }
 
-static void timed_out(lws_sorted_usec_list_t *sul)
+static void timed_out(struct ev_loop *lp, ev_timer *w, int revents)
 {
-	struct question *q = lws_container_of(sul, struct question, sul);
+	struct question *q = (struct question *)w;
 	struct ask *a = q->ask;
+	ev_timer_stop(lp, w);
 	hmap_del(a->pending, q->key);
 	log_warn("request %s: rules did not answer within %d ms", q->key, a->timeout_ms);
 	metrics_rules_latency(a->metrics, (double)a->timeout_ms);
@@ -103,7 +114,8 @@ int ask_send(struct ask *a, json_t *req, ask_done_fn done, void *arg, char *key)
 		goto out;
 	if (hmap_put(a->pending, q->key, q) != 0)
 		goto out;
-	lws_sul_schedule(a->ctx, 0, &q->sul, timed_out, (lws_usec_t)a->timeout_ms * LWS_US_PER_MS);
+	ev_timer_init(&q->timer, timed_out, a->timeout_ms / 1000.0, 0.);
+	ev_timer_start(loop(), &q->timer);
 	if (key)
 		memcpy(key, q->key, sizeof(q->key));
 	q = NULL;
@@ -121,7 +133,7 @@ void ask_cancel(struct ask *a, const char *key)
 		return;
 	struct question *q = hmap_del(a->pending, key);
 	if (q) {
-		lws_sul_cancel(&q->sul);
+		ev_timer_stop(loop(), &q->timer);
 		free(q);
 	}
 }
@@ -131,7 +143,7 @@ void ask_complete(struct ask *a, const char *key, const void *payload, size_t le
 	struct question *q = hmap_del(a->pending, key);
 	if (!q)
 		return; /* answered too late: already 503 */
-	lws_sul_cancel(&q->sul);
+	ev_timer_stop(loop(), &q->timer);
 	metrics_rules_latency(a->metrics, (double)(clock_mono_ms() - q->started_ms));
 	json_t *reply = json_loadb(payload, len, 0, NULL);
 	json_t *status = json_object_get(reply, "status");

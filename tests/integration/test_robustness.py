@@ -121,7 +121,9 @@ def start_broker_again(st):
 
 
 def healthz(st, base=None):
-    return (base or st.http).request("GET", "/healthz", timeout=2).status
+    # Longer than the bridge's own wait for rules (--request-timeout-ms,
+    # 2 s): a rules not yet back makes it answer 503, not time out.
+    return (base or st.http).request("GET", "/healthz", timeout=5).status
 
 
 def ice(call_id, tag):
