@@ -188,9 +188,19 @@ static bool aud_names(const json_t *aud, const char *audience)
 	return false;
 }
 
+static int64_t clamp_leeway(int64_t leeway_s)
+{
+	return leeway_s < 0 ? 0 : leeway_s > JWT_LEEWAY_MAX_S ? JWT_LEEWAY_MAX_S : leeway_s;
+}
+
+bool jwt_expired(int64_t exp, int64_t leeway_s, int64_t now_s)
+{
+	return !(exp > now_s - clamp_leeway(leeway_s));
+}
+
 static int check_claims(const json_t *claims, const struct jwt_policy *pol, int64_t now_s, struct jwt_claims *out)
 {
-	int64_t leeway = pol->leeway_s < 0 ? 0 : pol->leeway_s > JWT_LEEWAY_MAX_S ? JWT_LEEWAY_MAX_S : pol->leeway_s;
+	int64_t leeway = clamp_leeway(pol->leeway_s);
 	double v = 0;
 	int has;
 
@@ -206,7 +216,7 @@ static int check_claims(const json_t *claims, const struct jwt_policy *pol, int6
 		/* A fraction of a second does not count: the exp reported is the
 		 * exp checked, so exp + leeway > now holds for the caller too. */
 		out->exp = seconds_of(v);
-		if (!(out->exp > now_s - leeway))
+		if (jwt_expired(out->exp, leeway, now_s))
 			return JWT_EEXPIRED;
 	} else if (pol->require_exp) {
 		return JWT_ENOEXP;

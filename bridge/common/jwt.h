@@ -61,6 +61,12 @@ struct jwt_claims {
 	int64_t iat;                         /* seconds since the epoch; 0 when absent */
 };
 
+/* True when a token whose exp is exp is over at now_s (seconds since the
+ * epoch): exp + leeway <= now, leeway clamped to 0..JWT_LEEWAY_MAX_S. The
+ * one rule of jwt_check, and of whoever ends a connection at its token's
+ * end (exp 0 here is a real exp of 1970: callers with "no exp" test it). */
+bool jwt_expired(int64_t exp, int64_t leeway_s, int64_t now_s);
+
 /* The check. Verifies token (len bytes, not necessarily NUL-terminated)
  * with keys (its alg and kid pick the keys: jwt_keyset_verify) and then its
  * claims under policy (NULL: JWT_POLICY_DEFAULT) at now_s (seconds since

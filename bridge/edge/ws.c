@@ -232,10 +232,10 @@ struct sweep_now {
 	int64_t wall_s;
 };
 
-/* The token's end as jwt_check sees it: expired once exp + leeway <= now. */
+/* The token's end as jwt_check sees it (exp 0: the token has none). */
 static bool token_expired(const struct ws_conn *c, int64_t now_s)
 {
-	return c->exp && !(c->exp > now_s - c->edge->cfg.policy.leeway_s);
+	return c->exp && jwt_expired(c->exp, c->edge->cfg.policy.leeway_s, now_s);
 }
 
 static void check_socket(const char *key, void *value, void *arg)

@@ -29,7 +29,8 @@ struct limits {
 	struct bucket bucket;
 	int64_t refused_since_ms; /* the first refusal of the current window */
 	int refused;              /* refusals in it */
-	int64_t ends_s;           /* the token's exp plus the leeway; 0: the token has no exp */
+	int64_t exp;              /* the token's exp; 0: it has none */
+	int64_t leeway_s;
 };
 
 /* A connection that logged in at now_ms (monotonic) with a token that
@@ -46,7 +47,7 @@ bool limits_take(struct limits *l, const struct limits_cfg *cfg, int64_t now_ms)
 bool limits_refused(struct limits *l, int64_t now_ms);
 
 /* True when the token is over at now_s (wall clock, seconds since the
- * epoch): now_s >= exp + leeway, the second from which jwt_check refuses it. */
+ * epoch): jwt_expired, the second from which jwt_check refuses it. */
 bool limits_expired(const struct limits *l, int64_t now_s);
 
 #endif
