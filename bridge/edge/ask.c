@@ -26,7 +26,6 @@ struct question {
 };
 
 struct ask {
-	struct lws_context *ctx;
 	struct broker *broker;
 	struct metrics *metrics;
 	char replies_topic[TOPICS_MAX];
@@ -35,13 +34,12 @@ struct ask {
 	uint64_t next;
 };
 
-struct ask *ask_new(struct lws_context *ctx, struct broker *broker, struct metrics *metrics,
+struct ask *ask_new(struct broker *broker, struct metrics *metrics,
 		    const char *replies_topic, int timeout_ms)
 {
 	struct ask *a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
-	a->ctx = ctx;
 	a->broker = broker;
 	a->metrics = metrics;
 	snprintf(a->replies_topic, sizeof(a->replies_topic), "%s", replies_topic);

@@ -22,8 +22,9 @@ struct ask;
 typedef void (*ask_done_fn)(void *arg, int status, json_t *body);
 
 /* Questions through broker, answers expected on replies_topic (copied)
- * within timeout_ms; timers on ctx; rules' latency into metrics. */
-struct ask *ask_new(struct lws_context *ctx, struct broker *broker, struct metrics *metrics,
+ * within timeout_ms (libev timers on the default loop); rules' latency into
+ * metrics. */
+struct ask *ask_new(struct broker *broker, struct metrics *metrics,
 		    const char *replies_topic, int timeout_ms);
 /* NULL-safe. Pending questions are dropped (done is not called). */
 void ask_free(struct ask *a);

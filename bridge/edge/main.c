@@ -286,7 +286,7 @@ static int wire(struct edge *e)
 	if (!e->presence)
 		goto fail;
 	subs_set_hooks(e->subs, &hooks);
-	e->ask = ask_new(e->ctx, e->broker, &e->metrics, e->replies_topic, e->cfg.request_timeout_ms);
+	e->ask = ask_new(e->broker, &e->metrics, e->replies_topic, e->cfg.request_timeout_ms);
 	e->ws = ws_hub_new(e);
 	e->initiates = ratemap_new(e->cfg.initiate_burst, 60000 / e->cfg.initiate_per_minute, EDGE_INITIATE_USERS_MAX);
 	if (!e->ask || !e->ws || !e->initiates)

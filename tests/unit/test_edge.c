@@ -89,7 +89,7 @@ int main(void)
 	struct subs_broker sb = {NULL, fb_up, fb_subscribe, fb_unsubscribe};
 	struct subs *subs = subs_new(&sb, NULL);
 	struct presence *presence = presence_new(broker, subs, "svc/presence/b-0000000000000001");
-	struct ask *ask = ask_new(NULL, broker, &metrics, REPLIES, 2000);
+	struct ask *ask = ask_new(broker, &metrics, REPLIES, 2000);
 	CHECK(subs && presence && ask);
 
 	/* questions need the link */
