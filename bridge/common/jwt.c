@@ -377,6 +377,7 @@ const char *jwt_strerror(int err)
 	case JWT_EISS: return "token from another issuer (iss)";
 	case JWT_EKID: return "unknown key id (kid)";
 	case JWT_ENOKEY: return "no key for the token's algorithm";
+	case JWT_EREVOKED: return "token revoked (issued before its user was disconnected)";
 	default: return "unknown error";
 	}
 }

@@ -40,8 +40,9 @@ enum jwt_err {
 	JWT_EISS = -11,      /* issuer configured, and iss missing or another */
 	JWT_EKID = -12,      /* kid names no configured key */
 	JWT_ENOKEY = -13,    /* no key for the token's alg (or its kid's key verifies another alg) */
+	JWT_EREVOKED = -14,  /* issued before its user's revocation (revoked.h; never jwt_check's) */
 };
-#define JWT_ERR_LAST JWT_ENOKEY /* every code is in [JWT_ERR_LAST, JWT_OK] */
+#define JWT_ERR_LAST JWT_EREVOKED /* every code is in [JWT_ERR_LAST, JWT_OK] */
 
 /* What a token must satisfy besides its signature. The strings are
  * borrowed: they must outlive the checks that use the policy. */

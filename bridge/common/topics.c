@@ -19,6 +19,8 @@ static const struct shape shapes[TOPICS_KIND_COUNT] = {
 	[TOPICS_HELLO] = {TOPICS_RULES_HELLO, NULL, TOPICS_RULES_HELLO},
 	[TOPICS_BRIDGE_REPLIES] = {"svc/bridges/", "/replies", "svc/bridges/+/replies"},
 	[TOPICS_PRESENCE] = {"svc/presence/", "", "svc/presence/#"},
+	[TOPICS_MEMBERS] = {"chats/", "/members", "chats/+/members"},
+	[TOPICS_REVOCATION] = {"svc/revocations/", "", "svc/revocations/+"},
 };
 
 int topics_build(enum topics_kind kind, const char *id, char *out, size_t size)

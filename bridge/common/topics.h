@@ -6,10 +6,12 @@
  *   users/<uid>/outbox          client -> server frames of a user's devices
  *   chats/<cid>/in              client -> server frames of a chat socket
  *   chats/<cid>/messages        room copies for a conversation's sockets
+ *   chats/<cid>/members         rules -> bridges: the members now (PUT/DELETE)
  *   svc/rules/requests          bridges' requests to rules
  *   svc/rules/hello             rules (re)connected: send your presence
  *   svc/bridges/<bid>/replies   rules' replies to one bridge
  *   svc/presence/<source>       presence events (a bridge id, or "mqtt")
+ *   svc/revocations/<uid>       rules -> bridges, plugin: a user's revocation (retained)
  *
  * Pure functions, no allocation. */
 #ifndef RINGMQ_TOPICS_H
@@ -38,6 +40,8 @@ enum topics_kind {
 	TOPICS_HELLO,
 	TOPICS_BRIDGE_REPLIES,
 	TOPICS_PRESENCE,
+	TOPICS_MEMBERS,
+	TOPICS_REVOCATION,
 	TOPICS_KIND_COUNT,
 };
 
