@@ -39,6 +39,8 @@ static const struct acl_rule bridge_rules[] = {
 	{R_SUB | R_READ, "chats/{id}/messages"},
 	{R_SUB | R_READ, "svc/bridges/{bid}/replies"},
 	{R_SUB | R_READ, "svc/rules/hello"},
+	{R_SUB | R_READ, "chats/{id}/members"},
+	{R_SUB | R_READ, "svc/revocations/{id}"},
 	{R_WRITE | R_WILL, "users/{id}/outbox"},
 	{R_WRITE | R_WILL, "users/{id}/notifications"},
 	{R_WRITE | R_WILL, "chats/{id}/in"},
@@ -56,6 +58,8 @@ static const struct acl_rule rules_rules[] = {
 	{R_WRITE | R_WILL, "chats/{id}/messages"},
 	{R_WRITE | R_WILL, "svc/bridges/{bid}/replies"},
 	{R_WRITE | R_WILL, "svc/rules/hello"},
+	{R_WRITE, "chats/{id}/members"},
+	{R_WRITE, "svc/revocations/{id}"}, /* retained; the plugin reads it as it passes */
 };
 
 enum acl_kind acl_kind_of(const char *username)

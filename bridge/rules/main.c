@@ -12,7 +12,8 @@
  *   users/<uid>/outbox, chats/<cid>/in -> signaling.c (client frames)
  *   svc/rules/requests                 -> requests.c (the bridge's questions)
  *   svc/presence/<source>              -> presence.c
- * and publishes what they return. SQLite's automatic WAL checkpoint is off:
+ * and publishes what they return (revocations, retained, again after every
+ * connect). SQLite's automatic WAL checkpoint is off:
  * the loop checkpoints after RULES_CHECKPOINT_IDLE_MS without a message, or
  * when the WAL reaches RULES_WAL_MAX_PAGES. See schemas/INTERNAL.md. */
 #include <inttypes.h>
@@ -94,6 +95,7 @@ static void publish_all(struct rules *r, struct router_out *out)
 			.corr = p->corr_len >= 0 ? p->corr : NULL,
 			.corr_len = p->corr_len >= 0 ? (uint16_t)p->corr_len : 0,
 			.user_props = p->for_device ? device_props : NULL,
+			.retain = p->retain,
 		};
 		if (!buf || mqtt_link_publish(r->link, p->topic, buf, len, &opt) < 0)
 			log_warn("%s: could not publish to %s", __func__, p->topic);
@@ -199,6 +201,24 @@ static void on_message(void *user, const struct mosquitto_message *msg, const mo
 	}
 }
 
+static void republish_one(const char *uid, int64_t before, void *arg)
+{
+	struct rules *r = arg;
+	struct router_out out;
+	router_out_init(&out);
+	if (router_revocation(uid, before, &out) == 0)
+		publish_all(r, &out);
+	router_out_clear(&out);
+}
+
+/* Every revocation rule again, retained: repairs a broker that lost its
+ * retained messages (and so the plugin's memory of them). */
+static void republish_revocations(struct rules *r)
+{
+	if (store_revocations_each(r->st, republish_one, r) != STORE_OK)
+		log_warn("%s: the revocations were not published again (the store failed)", __func__);
+}
+
 static void on_up(void *user, bool session_present)
 {
 	struct rules *r = user;
@@ -217,6 +237,7 @@ static void on_up(void *user, bool session_present)
 	if (store_calls_presence_sync(r->st, NULL, now, NULL) != STORE_OK)
 		log_warn("%s: absences of accepted calls not brought up to date", __func__);
 	r->watch_from = now + RULES_PRESENCE_SETTLE_MS;
+	republish_revocations(r);
 }
 
 static void on_down(void *user, bool was_up, int reason)

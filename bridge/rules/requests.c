@@ -304,6 +304,9 @@ static int op_conversation_put(struct req *r)
 	}
 	log_info("conversation %s %s with %zu members", cid, created ? "created" : "replaced", k);
 	answer(r, created ? 201 : 200, json_pack("{s:s, s:O}", "conversation_id", cid, "members", members));
+	/* The bridges close the chat sockets of whoever is no longer in it. */
+	if (!created && router_members(cid, json_incref(members), r->extra) != 0)
+		log_warn("%s: conversation %s: the bridges were not told its members", __func__, cid);
 out:
 	json_decref(seen);
 	json_decref(members);
@@ -323,7 +326,29 @@ static int op_conversation_delete(struct req *r)
 	if (rc != STORE_OK)
 		return store_failed(r);
 	log_info("conversation %s deleted", cid);
+	if (router_members(cid, json_array(), r->extra) != 0)
+		log_warn("%s: conversation %s: the bridges were not told it is gone", __func__, cid);
 	return answer(r, 204, json_null());
+}
+
+/* POST /api/users/<id>/disconnect/: the rule is stored first, then told
+ * to every bridge and the plugin (retained: also to those that start
+ * later). `at` is the request's time at the bridge, in unix seconds. */
+static int op_user_disconnect(struct req *r)
+{
+	char uid[IDS_MAX + 1];
+	if (!want_id(r, "user_id", uid))
+		return 1;
+	const json_t *at = json_object_get(r->in, "at");
+	if (!json_is_integer(at) || json_integer_value(at) <= 0)
+		return bad_request(r, "at must be a positive integer (unix seconds)");
+	int64_t before = 0;
+	if (store_revoke(r->st, uid, json_integer_value(at), &before) != STORE_OK)
+		return store_failed(r);
+	log_info("user %s revoked: tokens issued at or before %" PRId64 " are refused", uid, before);
+	if (router_revocation(uid, before, r->extra) != 0)
+		log_warn("%s: user %s: the revocation was not published", __func__, uid);
+	return answer(r, 202, json_pack("{s:s, s:b}", "user_id", uid, "disconnected", 1));
 }
 
 static const struct {
@@ -337,6 +362,7 @@ static const struct {
 	{"calls.get", op_calls_get},
 	{"conversation.put", op_conversation_put},
 	{"conversation.delete", op_conversation_delete},
+	{"user.disconnect", op_user_disconnect},
 };
 
 int requests_handle(struct store *st, const struct requests_cfg *cfg, const char *payload, size_t len,

@@ -38,6 +38,7 @@ static int add(struct router_out *out, const char *topic, json_t *payload, uint3
 	p->expiry_s = expiry_s;
 	p->corr_len = -1;
 	p->for_device = false;
+	p->retain = false;
 	return 0;
 }
 
@@ -237,4 +238,24 @@ int router_missed(const struct calls_call *call, struct router_out *out)
 	int rc = add_user(out, call->caller_id, json_incref(j), 0);
 	rc |= add_user(out, call->receiver_id, j, 0);
 	return rc ? -1 : 0;
+}
+
+int router_revocation(const char *uid, int64_t before, struct router_out *out)
+{
+	char topic[ROUTER_TOPIC_MAX];
+	if (topics_build(TOPICS_REVOCATION, uid, topic, sizeof(topic)) != 0 ||
+	    add(out, topic, json_pack("{s:s, s:I}", "user_id", uid, "before", (json_int_t)before), 0) != 0)
+		return -1;
+	out->pub[out->n - 1].retain = true;
+	return 0;
+}
+
+int router_members(const char *cid, json_t *members, struct router_out *out)
+{
+	char topic[ROUTER_TOPIC_MAX];
+	if (topics_build(TOPICS_MEMBERS, cid, topic, sizeof(topic)) != 0) {
+		json_decref(members);
+		return -1;
+	}
+	return add(out, topic, json_pack("{s:s, s:o}", "conversation_id", cid, "members", members), 0);
 }

@@ -43,6 +43,7 @@ struct router_pub {
 	bool for_device;         /* an answer for one MQTT device on its user's notification
 				  * topic: published with the user property "for_device",
 				  * which web sockets' bridges skip */
+	bool retain;             /* kept by the broker for later subscribers (revocations) */
 };
 
 struct router_out {
@@ -106,5 +107,15 @@ int router_missed(const struct calls_call *call, struct router_out *out);
  * sender_username, from_device), only a fresh msg_id for de-duplication.
  * cause may be NULL. */
 int router_service_end(const struct calls_call *call, const char *cause, const char *msg_id, struct router_out *out);
+
+/* A user's revocation rule (revoked.h) for the bridges and the plugin:
+ * {user_id, before} on svc/revocations/<uid>, retained. */
+int router_revocation(const char *uid, int64_t before, struct router_out *out);
+
+/* A conversation's members now, for the bridges (they close the chat
+ * sockets of users no longer in it, 4403): {conversation_id, members} on
+ * chats/<cid>/members; members is a JSON array of ids (reference taken),
+ * empty when the conversation was deleted. */
+int router_members(const char *cid, json_t *members, struct router_out *out);
 
 #endif

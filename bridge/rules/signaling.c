@@ -96,8 +96,15 @@ int signaling_handle(struct store *st, const struct signaling_msg *m, int64_t no
 	else if (!o.device_id && !m->response_topic && !m->chat_id)
 		o.device_id = o.from_device;
 
-	int rc;
-	if (code != FRAMES_OK) {
+	int rc, member = m->chat_id && code == FRAMES_OK ? store_member(st, m->chat_id, o.sender_id) : 1;
+	if (member == 0) {
+		/* Removed from the conversation while its socket was open: its
+		 * bridge closes it (4403); until then nothing reaches the room. */
+		log_debug("chat frame from %s refused: not a member of %s", o.sender_id, m->chat_id);
+		rc = router_refuse(&o, FRAMES_FORBIDDEN, "not a member of this conversation", f.type_name, f.call_id, out);
+	} else if (member < 0) {
+		rc = router_refuse(&o, FRAMES_UNAVAILABLE, "the store failed", f.type_name, f.call_id, out);
+	} else if (code != FRAMES_OK) {
 		log_debug("frame from %s refused: %s (%s)", o.sender_id, frames_code_name(code), why);
 		rc = router_refuse(&o, code, why, f.type_name, f.call_id, out);
 	} else if (f.type == FRAMES_T_PING) {

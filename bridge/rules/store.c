@@ -26,6 +26,8 @@ static const char schema_sql[] =
 	" status TEXT NOT NULL, created_at INTEGER NOT NULL, answered_at INTEGER, ended_at INTEGER,"
 	" end_reason TEXT, ended_by TEXT, ring_deadline INTEGER, answered_device TEXT,"
 	" caller_absent_since INTEGER, receiver_absent_since INTEGER);"
+	"CREATE TABLE IF NOT EXISTS revocations ("
+	" user_id TEXT PRIMARY KEY, before INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS calls_by_caller ON calls (caller_id, created_at DESC, id DESC);"
 	"CREATE INDEX IF NOT EXISTS calls_by_receiver ON calls (receiver_id, created_at DESC, id DESC);"
 	"CREATE INDEX IF NOT EXISTS calls_ringing ON calls (ring_deadline) WHERE status = 'ringing';"
@@ -75,6 +77,9 @@ enum stmt {
 	S_WATCH_CALLER,
 	S_WATCH_RECEIVER,
 	S_WATCH_ANSWERED,
+	S_REVOKE,
+	S_REVOKED_GET,
+	S_REVOKED_ALL,
 	S_COUNT
 };
 
@@ -129,6 +134,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_WATCH_RECEIVER] = "SELECT " CALL_COLS " FROM calls WHERE status = 'accepted' AND"
 			     " receiver_absent_since IS NOT NULL ORDER BY receiver_absent_since LIMIT 1",
 	[S_WATCH_ANSWERED] = "SELECT " CALL_COLS " FROM calls WHERE status = 'accepted' ORDER BY answered_at LIMIT 1",
+	[S_REVOKE] = "INSERT INTO revocations (user_id, before) VALUES (?1, ?2)"
+		     " ON CONFLICT (user_id) DO UPDATE SET before = max(before, excluded.before)",
+	[S_REVOKED_GET] = "SELECT before FROM revocations WHERE user_id = ?1",
+	[S_REVOKED_ALL] = "SELECT user_id, before FROM revocations",
 };
 
 struct store {
@@ -608,4 +617,31 @@ int store_call_watch_first(struct store *st, enum store_watch which, struct call
 	if ((int)which < 0 || which > STORE_WATCH_ANSWERED)
 		return STORE_EDB;
 	return one_call(st, by[which], out, __func__);
+}
+
+int store_revoke(struct store *st, const char *uid, int64_t before, int64_t *now_before)
+{
+	sqlite3_stmt *q = st->st[S_REVOKE];
+	sqlite3_bind_text(q, 1, uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, before);
+	int rc = step(st, S_REVOKE, __func__);
+	done(st, S_REVOKE);
+	if (rc != SQLITE_DONE)
+		return STORE_EDB;
+	q = bind_text(st->st[S_REVOKED_GET], 1, uid);
+	rc = step(st, S_REVOKED_GET, __func__);
+	if (rc == SQLITE_ROW)
+		*now_before = sqlite3_column_int64(q, 0);
+	done(st, S_REVOKED_GET);
+	return rc == SQLITE_ROW ? STORE_OK : STORE_EDB;
+}
+
+int store_revocations_each(struct store *st, void (*fn)(const char *uid, int64_t before, void *arg), void *arg)
+{
+	sqlite3_stmt *q = st->st[S_REVOKED_ALL];
+	int rc;
+	while ((rc = step(st, S_REVOKED_ALL, __func__)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(q, 0), sqlite3_column_int64(q, 1), arg);
+	done(st, S_REVOKED_ALL);
+	return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
 }

@@ -1,6 +1,6 @@
 /* store: everything rules keeps, in one SQLite database it alone opens.
  * Tables: conversations and members (written by the server API through the
- * bridge), calls (the records of calls.h; times in ms since the epoch), and
+ * bridge), revocations (user id -> before, revoked.h), calls (the records of calls.h; times in ms since the epoch), and
  * a TEMP table presence(source, user_id) that lives as long as the process
  * (bridges resend it on svc/rules/hello). WAL journal, statements prepared
  * once at open and kept, indexes for a user's history (newest first), for
@@ -41,6 +41,13 @@ int store_conversation_delete(struct store *st, const char *cid);
 int store_conversation_exists(struct store *st, const char *cid);
 /* 1 when uid is a member of cid, 0 when not (or no such conversation), STORE_EDB. */
 int store_member(struct store *st, const char *cid, const char *uid);
+
+/* Revocations (revoked.h). */
+/* Raises uid's rule to before (never lowers it); *now_before is the rule
+ * in force after the write. */
+int store_revoke(struct store *st, const char *uid, int64_t before, int64_t *now_before);
+/* Calls fn for every rule (fn must not use the store). STORE_OK or STORE_EDB. */
+int store_revocations_each(struct store *st, void (*fn)(const char *uid, int64_t before, void *arg), void *arg);
 
 /* Calls. */
 /* Inserts a new call (its id must be fresh: STORE_EEXISTS otherwise). */
