@@ -21,7 +21,9 @@
 #include "jwt.h"
 #include "jwtkeys.h"
 #include "metrics.h"
+#include "clock.h"
 #include "mqtt.h"
+#include "revoked.h"
 #include "topics.h"
 
 #define EDGE_MAX_ORIGINS 16
@@ -90,6 +92,7 @@ struct edge {
 	struct inbox *inbox;         /* inbox.c: what the broker delivers */
 	struct ws_hub *ws;           /* ws.c: the open sockets */
 	struct ratemap *initiates;   /* ratemap.c: POST /calls/initiate/ per caller (http.c) */
+	struct revoked *revoked;     /* common/revoked.c: the rules of svc/revocations/+ */
 	char bridge_id[IDS_BRIDGE_ID_LEN + 1];
 	char replies_topic[TOPICS_MAX];  /* svc/bridges/<id>/replies */
 	char presence_topic[TOPICS_MAX]; /* svc/presence/<id> */
@@ -100,6 +103,15 @@ struct edge {
 static inline struct edge *edge_of(struct lws *wsi)
 {
 	return lws_context_user(lws_get_context(wsi));
+}
+
+/* The one check of a user token (len bytes) everywhere the bridge takes
+ * one: jwt_check with the bridge's keys and policy, then the user's
+ * revocation rule. JWT_OK and *claims, or a negative enum jwt_err. */
+static inline int edge_token_check(const struct edge *e, const char *tok, size_t len, struct jwt_claims *claims)
+{
+	int rc = jwt_check(tok, len, e->cfg.keys, &e->cfg.policy, clock_now_ms() / 1000, claims);
+	return rc == JWT_OK ? revoked_check(e->revoked, claims) : rc;
 }
 
 #endif

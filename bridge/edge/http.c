@@ -300,8 +300,7 @@ static int user_of(struct lws *wsi, struct edge *e, struct jwt_claims *claims)
 	const char *tok = auth + 7;
 	while (*tok == ' ')
 		tok++;
-	return jwt_check(tok, strlen(tok), e->cfg.keys, &e->cfg.policy, clock_now_ms() / 1000, claims) == JWT_OK ? 0
-														  : -1;
+	return edge_token_check(e, tok, strlen(tok), claims) == JWT_OK ? 0 : -1;
 }
 
 static bool api_key_ok(struct lws *wsi, struct edge *e)
@@ -501,6 +500,22 @@ static void route_notification(struct edge *e, struct lws *wsi, struct http_txn 
 	answer_json(t, 202, json_pack("{s:s, s:b}", "user_id", uid, "queued", 1));
 }
 
+/* The user's rule is stored and published by rules; the 202 comes once
+ * it is stored. The rule's time is taken here, when the request came. */
+static void route_disconnect(struct edge *e, struct lws *wsi, struct http_txn *t, const char *id)
+{
+	if (!api_key_ok(wsi, e)) {
+		answer_error(t, 401, "unauthorized", "a valid X-Api-Key is required");
+		return;
+	}
+	if (!ids_valid(id)) {
+		answer_error(t, 404, "not_found", "no such user");
+		return;
+	}
+	ask_rules(e, t, json_pack("{s:s, s:s, s:I}", "op", "user.disconnect", "user_id", id, "at",
+				  (json_int_t)(clock_now_ms() / 1000)));
+}
+
 static void route_healthz_answer(void *arg, int status, json_t *body)
 {
 	struct http_txn *t = arg;
@@ -615,6 +630,11 @@ static int dispatch(struct edge *e, struct lws *wsi, struct http_conn *c)
 			route_conversation(e, wsi, t, id);
 		else
 			answer_error(t, 405, "method_not_allowed", "use PUT or DELETE");
+	} else if (!paths_id_in(t->path, "/api/users/", "/disconnect", id, sizeof(id))) {
+		if (t->method == M_POST)
+			route_disconnect(e, wsi, t, id);
+		else
+			answer_error(t, 405, "method_not_allowed", "use POST");
 	} else if (paths_is(t->path, "/api/notifications/")) {
 		if (t->method == M_POST)
 			route_notification(e, wsi, t);

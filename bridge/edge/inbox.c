@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "frames.h"
+#include "log.h"
+#include "revoked.h"
 #include "topics.h"
 
 #define INBOX_CORR_MAX 64
@@ -59,11 +61,38 @@ static void reply(struct inbox *in, const void *payload, size_t len, const mosqu
 	}
 }
 
+static void revocation(struct inbox *in, const void *payload, size_t len)
+{
+	char uid[IDS_MAX + 1];
+	int64_t before;
+	if (revoked_parse(payload, len, uid, &before) != 0)
+		log_warn("%s: a revocation that is not one (%zu bytes): ignored", __func__, len);
+	else if (in->cfg.revoked)
+		in->cfg.revoked(in->cfg.user, uid, before);
+}
+
+static void members(struct inbox *in, const char *cid, const void *payload, size_t len)
+{
+	json_t *j = json_loadb(payload, len, 0, NULL);
+	const json_t *list = json_object_get(j, "members");
+	if (!json_is_array(list))
+		log_warn("%s: conversation %s: members message without a list: ignored", __func__, cid);
+	else if (in->cfg.members)
+		in->cfg.members(in->cfg.user, cid, list);
+	json_decref(j);
+}
+
 void inbox_message(struct inbox *in, const char *topic, const void *payload, size_t len,
 		   const mosquitto_property *props)
 {
-	char mark[2];
-	switch (topics_parse(topic, NULL)) {
+	char mark[2], id[IDS_MAX + 1];
+	switch (topics_parse(topic, id)) {
+	case TOPICS_REVOCATION:
+		revocation(in, payload, len);
+		return;
+	case TOPICS_MEMBERS:
+		members(in, id, payload, len);
+		return;
 	case TOPICS_BRIDGE_REPLIES:
 		if (!strcmp(topic, in->replies_topic))
 			reply(in, payload, len, props);

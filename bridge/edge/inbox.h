@@ -4,6 +4,8 @@
  *                                 question (ask.c); "d:<device>": an error
  *                                 frame rules decided for one socket
  *   svc/rules/hello               rules wants our presence snapshot
+ *   svc/revocations/<uid>         a user's revocation rule (revoked.h)
+ *   chats/<cid>/members           a conversation's members now
  *   anything else                 a frame for the topic's sockets (subs.c),
  *                                 except one meant for a single MQTT device
  *                                 (user property INBOX_FOR_DEVICE, set by
@@ -13,6 +15,7 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
 #include <mosquitto.h>
 
 #include "ask.h"
@@ -30,6 +33,11 @@ struct inbox_cfg {
 	struct metrics *metrics;
 	/* An error frame for one socket of this bridge (may be gone). */
 	void (*to_socket)(void *user, const char *device_id, const void *payload, size_t len);
+	/* A user's revocation rule: tokens with iat <= before are refused. */
+	void (*revoked)(void *user, const char *user_id, int64_t before);
+	/* Conversation cid's members now (a JSON array of ids, borrowed; empty:
+	 * the conversation is gone). */
+	void (*members)(void *user, const char *cid, const json_t *members);
 	void *user;
 };
 

@@ -229,6 +229,8 @@ static void on_broker_up(void *user)
 	struct edge *e = user;
 	broker_subscribe(e->broker, e->replies_topic, NULL);
 	broker_subscribe(e->broker, TOPICS_RULES_HELLO, NULL);
+	broker_subscribe(e->broker, topics_filter(TOPICS_REVOCATION), NULL);
+	broker_subscribe(e->broker, topics_filter(TOPICS_MEMBERS), NULL);
 	subs_link_up(e->subs);
 	presence_snapshot(e->presence);
 }
@@ -289,7 +291,8 @@ static int wire(struct edge *e)
 	e->ask = ask_new(e->broker, &e->metrics, e->replies_topic, e->cfg.request_timeout_ms);
 	e->ws = ws_hub_new(e);
 	e->initiates = ratemap_new(e->cfg.initiate_burst, 60000 / e->cfg.initiate_per_minute, EDGE_INITIATE_USERS_MAX);
-	if (!e->ask || !e->ws || !e->initiates)
+	e->revoked = revoked_new();
+	if (!e->ask || !e->ws || !e->initiates || !e->revoked)
 		goto fail;
 	struct inbox_cfg ic = {
 		.replies_topic = e->replies_topic,
@@ -298,6 +301,8 @@ static int wire(struct edge *e)
 		.presence = e->presence,
 		.metrics = &e->metrics,
 		.to_socket = ws_to_device,
+		.revoked = ws_revoked,
+		.members = ws_members,
 		.user = e->ws,
 	};
 	e->inbox = inbox_new(&ic);
@@ -422,6 +427,7 @@ int main(int argc, char **argv)
 	subs_free(e.subs);
 	ws_hub_free(e.ws);
 	ratemap_free(e.initiates);
+	revoked_free(e.revoked);
 	broker_free(e.broker);
 	jwt_keyset_free(e.cfg.keys);
 	free(e.cfg.api_key);

@@ -35,18 +35,24 @@ bool paths_is(const char *path, const char *want)
 	return !strcmp(path, want) || (n && want[n - 1] == '/' && strlen(path) == n - 1 && !strncmp(path, want, n - 1));
 }
 
-int paths_id(const char *path, const char *prefix, char *out, size_t cap)
+int paths_id_in(const char *path, const char *prefix, const char *suffix, char *out, size_t cap)
 {
-	size_t pl = strlen(prefix);
+	size_t pl = strlen(prefix), sl = strlen(suffix);
 	if (strncmp(path, prefix, pl))
 		return -1;
 	const char *id = path + pl;
 	size_t n = strcspn(id, "/");
-	if (n == 0 || n >= cap || (id[n] == '/' && id[n + 1]))
+	const char *rest = id + n;
+	if (n == 0 || n >= cap || strncmp(rest, suffix, sl) || (rest[sl] && strcmp(rest + sl, "/")))
 		return -1;
 	memcpy(out, id, n);
 	out[n] = '\0';
 	return 0;
+}
+
+int paths_id(const char *path, const char *prefix, char *out, size_t cap)
+{
+	return paths_id_in(path, prefix, "", out, cap);
 }
 
 bool paths_origin_allowed(const char *origin, const char *host, const char *const *allowed, int n)

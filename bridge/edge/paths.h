@@ -22,6 +22,9 @@ bool paths_is(const char *path, const char *want);
 /* "<prefix><id>" or "<prefix><id>/": the id (1..cap-1 bytes, no '/') into
  * out; 0, or -1 for any other path. */
 int paths_id(const char *path, const char *prefix, char *out, size_t cap);
+/* "<prefix><id><suffix>" or the same with a trailing '/' (suffix "" is
+ * paths_id): the id into out as paths_id; 0, or -1. */
+int paths_id_in(const char *path, const char *prefix, const char *suffix, char *out, size_t cap);
 
 /* True when origin (NULL or "": not a browser) may open sockets and make
  * CORS requests: http(s)://<host> (host: this request's Host header, may be

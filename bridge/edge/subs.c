@@ -239,6 +239,26 @@ size_t subs_deliver(struct subs *s, const char *topic, const void *payload, size
 	return dv.n;
 }
 
+struct each_member {
+	void (*fn)(struct subs_member *m, void *arg);
+	void *arg;
+};
+
+static int visit_member(struct lws_dll2 *d, void *arg)
+{
+	struct each_member *em = arg;
+	em->fn(lws_container_of(d, struct subs_member, node), em->arg);
+	return 0;
+}
+
+void subs_each_member(struct subs *s, const char *topic, void (*fn)(struct subs_member *m, void *arg), void *arg)
+{
+	struct sub *sub = hmap_get(s->topics, topic);
+	struct each_member em = {fn, arg};
+	if (sub)
+		lws_dll2_foreach_safe(&sub->members, &em, visit_member);
+}
+
 struct each {
 	void (*fn)(const char *topic, void *arg);
 	void *arg;

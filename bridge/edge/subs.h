@@ -78,6 +78,9 @@ void subs_link_down(struct subs *s);
 /* Hands payload to every member of topic (one shared message). Returns
  * how many members were handed it. */
 size_t subs_deliver(struct subs *s, const char *topic, const void *payload, size_t len);
+/* Calls fn for every member of topic (joined, ready or not). fn must not
+ * join or leave. */
+void subs_each_member(struct subs *s, const char *topic, void (*fn)(struct subs_member *m, void *arg), void *arg);
 /* Calls fn for every topic with members. fn must not join or leave. */
 void subs_each_topic(const struct subs *s, void (*fn)(const char *topic, void *arg), void *arg);
 

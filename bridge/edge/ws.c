@@ -36,7 +36,7 @@ static const char *const ws_features[] = {"ice", "call.accepted", "history", "pi
 struct ws_hub {
 	struct edge *e;
 	struct hmap *devices;      /* device id -> struct ws_conn */
-	struct hmap *users;        /* user id -> its sockets in devices, a count cast to void * (absent: 0) */
+	struct hmap *users;        /* user id -> struct user_socks (absent: none) */
 	lws_dll2_owner_t waiting;  /* sockets not ready yet, oldest first */
 	lws_sorted_usec_list_t sul_sweep;
 };
@@ -66,33 +66,60 @@ struct ws_hub *ws_hub_new(struct edge *e)
 	return h;
 }
 
+static void free_user(const char *key, void *value, void *arg)
+{
+	free(value);
+}
+
 void ws_hub_free(struct ws_hub *h)
 {
 	if (!h)
 		return;
 	hmap_free(h->devices);
+	if (h->users)
+		hmap_each(h->users, free_user, NULL); /* none left once every socket closed */
 	hmap_free(h->users);
 	free(h);
 }
 
+/* A user's sockets on this bridge (in h->users while it has any). */
+struct user_socks {
+	lws_dll2_owner_t socks; /* struct ws_conn, by user_node */
+};
+
 static size_t user_count(const struct ws_hub *h, const char *user_id)
 {
-	return (size_t)(uintptr_t)hmap_get(h->users, user_id);
+	const struct user_socks *u = hmap_get(h->users, user_id);
+	return u ? u->socks.count : 0;
 }
 
-/* One more socket of user_id; 0, or -1 when out of memory (nothing changed). */
-static int user_add(struct ws_hub *h, const char *user_id)
+/* c (its user_id set) joins its user's sockets; 0, or -1 when out of
+ * memory (nothing changed). */
+static int user_add(struct ws_hub *h, struct ws_conn *c)
 {
-	return hmap_put(h->users, user_id, (void *)(uintptr_t)(user_count(h, user_id) + 1));
+	struct user_socks *u = hmap_get(h->users, c->user_id);
+	if (!u) {
+		if (!(u = calloc(1, sizeof(*u))))
+			return -1;
+		if (hmap_put(h->users, c->user_id, u) != 0) {
+			free(u);
+			return -1;
+		}
+	}
+	lws_dll2_add_tail(&c->user_node, &u->socks);
+	return 0;
 }
 
-static void user_drop(struct ws_hub *h, const char *user_id)
+static void user_drop(struct ws_hub *h, struct ws_conn *c)
 {
-	size_t n = user_count(h, user_id);
-	if (n <= 1)
-		hmap_del(h->users, user_id);
-	else
-		hmap_put(h->users, user_id, (void *)(uintptr_t)(n - 1)); /* the key is there: no allocation */
+	struct user_socks *u = hmap_get(h->users, c->user_id);
+	if (!u || lws_dll2_is_detached(&c->user_node))
+		return;
+	lws_dll2_remove(&c->user_node);
+	if (!u->socks.count) {
+		hmap_del(h->users, c->user_id);
+		free(u);
+	}
 }
 
 size_t ws_hub_count(const struct ws_hub *h)
@@ -210,6 +237,54 @@ void ws_close_all(struct ws_hub *h)
 {
 	lws_sul_cancel(&h->sul_sweep);
 	hmap_each(h->devices, close_going_away, NULL);
+}
+
+/* --- revocation and membership ------------------------------------------- */
+
+static int close_revoked(struct lws_dll2 *d, void *arg)
+{
+	struct ws_conn *c = lws_container_of(d, struct ws_conn, user_node);
+	if (revoked_refuses(c->edge->revoked, c->user_id, c->iat)) {
+		log_info("socket %s (user %s): token revoked, closing 4401", c->device_id, c->user_id);
+		ws_close(c, 4401, "revoked");
+	}
+	return 0;
+}
+
+void ws_revoked(void *user, const char *user_id, int64_t before)
+{
+	struct ws_hub *h = user;
+	int changed = revoked_set(h->e->revoked, user_id, before);
+	if (changed < 0) {
+		log_error("%s: user %s: out of memory, revocation not kept", __func__, user_id);
+		return;
+	}
+	if (changed)
+		log_info("user %s revoked: tokens issued at or before %lld are refused", user_id, (long long)before);
+	struct user_socks *u = hmap_get(h->users, user_id);
+	if (u)
+		lws_dll2_foreach_safe(&u->socks, NULL, close_revoked);
+}
+
+static void close_outsider(struct subs_member *m, void *arg)
+{
+	const json_t *members = arg;
+	struct ws_conn *c = lws_container_of(m, struct ws_conn, member);
+	size_t i;
+	const json_t *v;
+	json_array_foreach(members, i, v)
+		if (!strcmp(json_string_value(v) ? json_string_value(v) : "", c->user_id))
+			return;
+	log_info("socket %s (user %s): no longer a member of %s, closing 4403", c->device_id, c->user_id, c->conv_id);
+	ws_close(c, 4403, "not a member of this conversation");
+}
+
+void ws_members(void *user, const char *cid, const json_t *members)
+{
+	struct ws_hub *h = user;
+	char topic[TOPICS_MAX];
+	if (topics_build(TOPICS_CHAT_MESSAGES, cid, topic, sizeof(topic)) == 0)
+		subs_each_member(h->e->subs, topic, close_outsider, (void *)members);
 }
 
 /* --- readiness and liveness ---------------------------------------------- */
@@ -382,8 +457,7 @@ static int on_established(struct edge *e, struct ws_conn *c, struct lws *wsi)
 
 	const char *tok = lws_get_urlarg_by_name(wsi, "token=", token, sizeof(token));
 	struct jwt_claims claims;
-	int rc = tok ? jwt_check(tok, strlen(tok), e->cfg.keys, &e->cfg.policy, clock_now_ms() / 1000, &claims)
-		     : JWT_EMALFORMED;
+	int rc = tok ? edge_token_check(e, tok, strlen(tok), &claims) : JWT_EMALFORMED;
 	if (rc != JWT_OK) {
 		log_info("socket refused (4401): %s", tok ? jwt_strerror(rc) : "no token");
 		ws_close(c, 4401, "unauthorized"); /* not a device: nothing to undo at close */
@@ -392,19 +466,20 @@ static int on_established(struct edge *e, struct ws_conn *c, struct lws *wsi)
 	memcpy(c->user_id, claims.user_id, sizeof(c->user_id));
 	memcpy(c->username, claims.username, sizeof(c->username));
 	c->exp = claims.exp;
+	c->iat = claims.iat;
 	if (user_count(e->ws, c->user_id) >= (size_t)e->cfg.max_sockets_per_user) {
 		log_info("socket refused (4429): user %s holds %d sockets already", c->user_id,
 			 e->cfg.max_sockets_per_user);
 		ws_close(c, 4429, "too many connections"); /* no device id: not counted, nothing to undo */
 		return 0;
 	}
-	if (user_add(e->ws, c->user_id) != 0)
+	if (user_add(e->ws, c) != 0)
 		return -1;
 	c->device_id[0] = 'd';
 	c->device_id[1] = '-';
 	ids_random_hex(c->device_id + 2, EDGE_DEVICE_LEN - 2);
 	if (hmap_put(e->ws->devices, c->device_id, c) != 0) {
-		user_drop(e->ws, c->user_id);
+		user_drop(e->ws, c);
 		c->device_id[0] = '\0';
 		return -1;
 	}
@@ -462,7 +537,7 @@ static enum metrics_frame metric_of(enum frames_type t)
 static void refresh(struct edge *e, struct ws_conn *c, const char *token)
 {
 	struct jwt_claims claims;
-	int rc = jwt_check(token, strlen(token), e->cfg.keys, &e->cfg.policy, clock_now_ms() / 1000, &claims);
+	int rc = edge_token_check(e, token, strlen(token), &claims);
 	if (rc != JWT_OK) {
 		log_info("socket %s (user %s): auth.refresh refused: %s", c->device_id, c->user_id, jwt_strerror(rc));
 		refuse_frame(e, c, FRAMES_UNAUTHORIZED, jwt_strerror(rc), "auth.refresh", NULL);
@@ -475,6 +550,7 @@ static void refresh(struct edge *e, struct ws_conn *c, const char *token)
 		return;
 	}
 	c->exp = claims.exp;
+	c->iat = claims.iat;
 	log_debug("socket %s (user %s): token refreshed, exp %lld", c->device_id, c->user_id, (long long)c->exp);
 	ws_send_json(c, json_pack("{s:s, s:o}", "type", "auth.refreshed", "exp",
 				  c->exp ? json_integer(c->exp) : json_null()));
@@ -629,7 +705,7 @@ static void on_closed(struct edge *e, struct ws_conn *c)
 	subs_leave(e->subs, &c->member);
 	if (c->device_id[0]) {
 		hmap_del(e->ws->devices, c->device_id);
-		user_drop(e->ws, c->user_id);
+		user_drop(e->ws, c);
 		e->metrics.sockets_open[c->kind]--;
 		if (c->close_code)
 			log_info("socket %s closed: user %s, by the bridge with %d (%s)", c->device_id, c->user_id,

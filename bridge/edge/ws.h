@@ -31,9 +31,11 @@ struct ws_conn {
 	char username[JWT_USERNAME_MAX + 1];
 	char device_id[EDGE_DEVICE_LEN + 1];
 	char conv_id[IDS_MAX + 1];
+	int64_t iat;                    /* the token's iat (0: none): a revocation closes it (4401) */
 	int64_t exp;                    /* the token's exp (seconds, wall clock; 0: none): closed 4401
 					 * once exp plus the leeway passed; auth.refresh moves it */
 	struct subs_member member;      /* in its topic's subscription */
+	lws_dll2_t user_node;           /* in its user's sockets (the hub's) */
 	struct sendq q;
 	/* a frame being assembled from fragments */
 	char *rx;
@@ -72,6 +74,13 @@ void ws_close_all(struct ws_hub *h);
 /* An error frame rules decided for the socket device_id (gone: dropped).
  * The signature of struct inbox_cfg's to_socket; user is the hub. */
 void ws_to_device(void *user, const char *device_id, const void *payload, size_t len);
+/* A user's revocation rule (struct inbox_cfg's revoked; user is the hub):
+ * kept in the edge's struct revoked, and every socket of the user whose
+ * token it refuses is closed 4401 "revoked". */
+void ws_revoked(void *user, const char *user_id, int64_t before);
+/* Conversation cid's members now (struct inbox_cfg's members): every chat
+ * socket of cid whose user is not in members is closed 4403. */
+void ws_members(void *user, const char *cid, const json_t *members);
 
 /* The WebSocket reasons of the one protocol: FILTER_PROTOCOL_CONNECTION,
  * ESTABLISHED, RECEIVE, RECEIVE_PONG, SERVER_WRITEABLE,

@@ -33,6 +33,14 @@ int main(void)
 	CHECK_EQ_INT(paths_id("/calls/abc", "/calls/", id, sizeof(id)), 0);
 	CHECK_EQ_INT(paths_id("/calls/", "/calls/", id, sizeof(id)), -1);
 	CHECK_EQ_INT(paths_id("/calls/a/b", "/calls/", id, sizeof(id)), -1);
+	CHECK_EQ_INT(paths_id_in("/api/users/u1/disconnect/", "/api/users/", "/disconnect", id, sizeof(id)), 0);
+	CHECK_EQ_STR(id, "u1");
+	CHECK_EQ_INT(paths_id_in("/api/users/u2/disconnect", "/api/users/", "/disconnect", id, sizeof(id)), 0);
+	CHECK_EQ_STR(id, "u2");
+	CHECK_EQ_INT(paths_id_in("/api/users/u1/disconnectx", "/api/users/", "/disconnect", id, sizeof(id)), -1);
+	CHECK_EQ_INT(paths_id_in("/api/users/u1/disconnect//", "/api/users/", "/disconnect", id, sizeof(id)), -1);
+	CHECK_EQ_INT(paths_id_in("/api/users/u1", "/api/users/", "/disconnect", id, sizeof(id)), -1);
+	CHECK_EQ_INT(paths_id_in("/api/users//disconnect/", "/api/users/", "/disconnect", id, sizeof(id)), -1);
 	CHECK_EQ_INT(paths_id("/calls/0123456789abcdef", "/calls/", id, sizeof(id)), -1); /* too long */
 	CHECK_EQ_INT(paths_id("/other/a", "/calls/", id, sizeof(id)), -1);
 
