@@ -50,6 +50,7 @@
  *               the next TICK those pass unchecked (see user_login), so a
  *               reload never drops a connection nor makes a session online.
  * The broker runs every callback on its one thread: no locks. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,7 @@
 #include "limits.h"
 #include "log.h"
 #include "logins.h"
+#include "revoked.h"
 #include "secret.h"
 #include "topics.h"
 
@@ -97,6 +99,8 @@ struct plugin {
 	int opt_count;
 	struct plugin_config cfg;
 	struct logins *logins;
+	struct revoked *revoked;    /* svc/revocations/+ as rules publishes them */
+	char *revocations_file;     /* plugin_opt_revocations_file (fixed at init): where they are kept */
 	bool ticking;               /* a TICK came: the broker sends them (per_listener_settings false) */
 	bool recheck;               /* from a RELOAD event to the next TICK */
 	bool kick_due;              /* a login is marked for a kick: sweep at the next TICK */
@@ -269,7 +273,7 @@ static int config_load(const struct mosquitto_opt *opts, int count, struct plugi
 	static const char *const known[] = {"jwt_secret_file", "jwt_public_key_file", "jwt_leeway_s",
 					    "jwt_audience",    "jwt_issuer",          "service_secret_file",
 					    "require_exp",     "client_id_rule",      "outbox_rate",
-					    "outbox_burst"};
+					    "outbox_burst",    "revocations_file"};
 	char *svc = NULL;
 	size_t svc_len = 0;
 	int rc = -1;
@@ -416,6 +420,8 @@ static int user_login(struct plugin *p, struct mosquitto *client, const char *us
 		return refuse_login(client, username, "no token");
 	int err = jwt_check(password, strnlen(password, JWT_MAX_LEN + 1), p->cfg.keys, &p->cfg.policy,
 			    (int64_t)time(NULL), &claims);
+	if (err == JWT_OK)
+		err = revoked_check(p->revoked, &claims);
 	if (err != JWT_OK)
 		return refuse_login(client, username, jwt_strerror(err));
 	if (strcmp(claims.user_id, username) != 0)
@@ -427,8 +433,10 @@ static int user_login(struct plugin *p, struct mosquitto *client, const char *us
 	if (went_online < 0)
 		return MOSQ_ERR_NOMEM;
 	struct login *l = logins_get(p->logins, client);
-	if (l)
+	if (l) {
 		limits_init(&l->limits, &p->cfg.limits, claims.exp, p->cfg.policy.leeway_s, clock_mono_ms());
+		l->iat = claims.iat;
+	}
 	if (went_online)
 		presence_user(username, true);
 	return MOSQ_ERR_SUCCESS;
@@ -581,6 +589,37 @@ static enum frame_device frame_device(const struct mosquitto_evt_message *ev, co
 	return got;
 }
 
+static void mark_revoked(struct login *l, void *arg)
+{
+	struct plugin *p = arg;
+	if (!l->kicked && revoked_refuses(p->revoked, l->user_id, l->iat)) {
+		l->kick = l->revoked = true;
+		p->kick_due = true;
+	}
+}
+
+/* A revocation from rules: kept (and written to the file, when one is
+ * set), and every live login whose token it refuses is disconnected at
+ * the next TICK. An unchanged rule (rules publishes them all again after
+ * each connect) changes nothing: no login got in past it. */
+static void revocation(struct plugin *p, const void *payload, size_t len)
+{
+	char uid[IDS_MAX + 1];
+	int64_t before;
+	int changed = revoked_parse(payload, len, uid, &before) == 0 ? revoked_set(p->revoked, uid, before) : -1;
+	if (changed <= 0) {
+		if (changed < 0)
+			mosquitto_log_printf(MOSQ_LOG_WARNING, PLUGIN_NAME ": %s: a revocation not taken", __func__);
+		return;
+	}
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": user \"%s\" revoked: tokens issued at or before %lld",
+			     uid, (long long)before);
+	if (p->revocations_file && revoked_save(p->revoked, p->revocations_file) != 0)
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": cannot write %s: %s", p->revocations_file,
+				     strerror(errno));
+	logins_each(p->logins, mark_revoked, p);
+}
+
 static int on_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ev = event_data;
@@ -591,6 +630,10 @@ static int on_message(int event, void *event_data, void *userdata)
 	if (kind == ACL_RULES && topics_parse(ev->topic, NULL) == TOPICS_HELLO) {
 		presence_snapshot(p);
 		return MOSQ_ERR_SUCCESS;
+	}
+	if (kind == ACL_RULES && topics_parse(ev->topic, NULL) == TOPICS_REVOCATION) {
+		revocation(p, ev->payload, (size_t)ev->payloadlen);
+		return MOSQ_ERR_SUCCESS; /* on its way, retained, to the bridges */
 	}
 	if (kind != ACL_USER)
 		return MOSQ_ERR_SUCCESS;
@@ -682,6 +725,7 @@ struct sweep {
 		char client_id[LOGINS_CLIENT_ID_MAX + 1];
 		char user_id[IDS_MAX + 1];
 		bool expired;
+		bool revoked;
 	} due[KICKS_PER_TICK];
 };
 
@@ -712,6 +756,7 @@ static void sweep_one(struct login *l, void *arg)
 	memcpy(sw->due[sw->n].client_id, l->client_id, sizeof(l->client_id));
 	memcpy(sw->due[sw->n].user_id, l->user_id, sizeof(l->user_id));
 	sw->due[sw->n].expired = expired;
+	sw->due[sw->n].revoked = l->revoked;
 	sw->n++;
 }
 
@@ -733,7 +778,8 @@ static void sweep(struct plugin *p, int64_t now_s)
 		char u[LOG_FIELD_MAX + 1], c[LOG_FIELD_MAX + 1];
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": disconnecting \"%s\" (client id \"%s\"): %s",
 				     printable(sw->due[i].user_id, u), printable(sw->due[i].client_id, c),
-				     sw->due[i].expired ? "token expired" : "too many refused frames");
+				     sw->due[i].expired ? "token expired" : sw->due[i].revoked ? "token revoked"
+									  : "too many refused frames");
 		int rc = mosquitto_kick_client_by_clientid(sw->due[i].client_id, false);
 		if (rc != MOSQ_ERR_SUCCESS)
 			mosquitto_log_printf(MOSQ_LOG_WARNING, PLUGIN_NAME ": %s: client id \"%s\" not found (%d)",
@@ -771,9 +817,32 @@ static void plugin_free(struct plugin *p)
 	for (size_t i = 0; i < N_CALLBACKS; i++)
 		mosquitto_callback_unregister(p->id, callbacks[i].event, callbacks[i].cb, NULL);
 	logins_free(p->logins);
+	revoked_free(p->revoked);
+	free(p->revocations_file);
 	config_free(&p->cfg);
 	opts_free(p->opts, p->opt_count);
 	free(p);
+}
+
+/* The revocations kept by the last run: a restarted broker refuses a
+ * revoked token before rules has told it again. A file that cannot be
+ * read is logged and the broker starts (rules publishes every rule again
+ * once it connects). -1 only when out of memory. */
+static int revocations_open(struct plugin *p)
+{
+	const char *path = opt_value(p->opts, p->opt_count, "revocations_file");
+	if (!path || !path[0])
+		return 0;
+	if (!(p->revocations_file = strdup(path)))
+		return -1;
+	errno = 0;
+	if (revoked_load(p->revoked, path) != 0)
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": cannot read the revocations in %s: %s", path,
+				     errno ? strerror(errno) : "not a JSON object of user id -> before");
+	else
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": %zu revocations from %s", revoked_count(p->revoked),
+				     path);
+	return 0;
 }
 
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
@@ -800,7 +869,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		return MOSQ_ERR_NOMEM;
 	p->id = identifier;
 	p->logins = logins_new();
-	if (!p->logins) {
+	p->revoked = revoked_new();
+	if (!p->logins || !p->revoked) {
 		rc = MOSQ_ERR_NOMEM;
 		goto fail;
 	}
@@ -812,6 +882,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	}
 	if (config_load(p->opts, p->opt_count, &p->cfg)) {
 		rc = MOSQ_ERR_INVAL;
+		goto fail;
+	}
+	if (revocations_open(p)) {
+		rc = MOSQ_ERR_NOMEM;
 		goto fail;
 	}
 	for (size_t i = 0; i < N_CALLBACKS; i++) {

@@ -201,7 +201,8 @@ int logins_add(struct logins *s, const void *client, const char *user_id, const 
 		n->s.client_id_cut = client_id && strlen(client_id) >= sizeof(n->s.client_id);
 		n->s.superseded = false;
 		memset(&n->s.limits, 0, sizeof(n->s.limits));
-		n->s.kick = n->s.kicked = false;
+		n->s.kick = n->s.kicked = n->s.revoked = false;
+		n->s.iat = 0;
 		supersede_others(s, n);
 		table_insert(&s->by_cid, n, next_cid, key_cid);
 		return 0;

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ids.h"
 #include "jwt.h"
@@ -26,7 +27,9 @@ struct login {
 	bool superseded; /* a newer login took this client id: the old connection is on its way out */
 	bool client_id_cut; /* the client id was longer than LOGINS_CLIENT_ID_MAX */
 	struct limits limits; /* zeroed by logins_add: the caller sets them (limits_init) */
-	bool kick;       /* to be disconnected (too many refused frames) at the next TICK */
+	int64_t iat;     /* the token's iat (0: none), for revocations; the caller sets it */
+	bool kick;       /* to be disconnected (too many refused frames, revoked) at the next TICK */
+	bool revoked;    /* ... because its user's revocation refuses its token */
 	bool kicked;     /* disconnected by the plugin: its DISCONNECT event is on the way */
 	struct login *next;
 };
