@@ -125,6 +125,7 @@ class Stack:
         self.rules_client_id = "ringmq-rules-" + secrets.token_hex(4)   # kept across restarts
         self.ring_timeout_ms = ring_timeout_ms
         self.broker_conf_extra = list(broker_conf_extra)
+        self.rules_args, self.bridge_args = tuple(rules_args), tuple(bridge_args)
         try:
             self._start_broker()
             self._start_rules(rules_args)
@@ -155,9 +156,9 @@ class Stack:
             os.chown(path, 0, gid)
             os.chmod(path, 0o640)
 
-    def _start_broker(self):
+    def _start_broker(self, fresh=True):
         persist = os.path.join(self.dir, "mosquitto")
-        os.makedirs(persist)
+        os.makedirs(persist, exist_ok=not fresh)
         if os.geteuid() == 0:
             try:
                 pw = pwd.getpwnam("mosquitto")
@@ -181,19 +182,42 @@ class Stack:
             argv += ["--ring-timeout-ms", str(self.ring_timeout_ms)]
         self.rules = self._spawn("ringmq-rules", argv + list(extra))
 
-    def _start_bridge(self, extra):
-        argv = [BRIDGE, "--listen", "127.0.0.1", "--port", str(self.http_port),
+    def _bridge_argv(self, port):
+        return [BRIDGE, "--listen", "127.0.0.1", "--port", str(port),
                 "--mqtt-host", "127.0.0.1", "--mqtt-port", str(self.mqtt_port),
                 "--jwt-secret-file", os.path.join(self.dir, "jwt_secret"),
                 "--api-key-file", os.path.join(self.dir, "api_key"),
                 "--service-secret-file", os.path.join(self.dir, "service_secret"),
                 "--web-root", os.path.join(REPO, "web"), "--log-level", "debug"]
-        self.bridge = self._spawn("ringmq-bridge", argv + list(extra))
+
+    def _start_bridge(self, extra):
+        self.bridge = self._spawn("ringmq-bridge", self._bridge_argv(self.http_port) + list(extra))
         self._wait(self._healthy, self.bridge, "GET /healthz to answer 200", also=(self.rules, self.broker))
 
-    def _healthy(self):
+    def add_bridge(self, extra=()):
+        """Another bridge on the same broker (and rules), on a port of its
+        own; returns that port once its /healthz answers 200."""
+        port = free_port()
+        p = self._spawn(f"ringmq-bridge-{port}", self._bridge_argv(port) + list(self.bridge_args) + list(extra))
+        self._wait(lambda: self._healthy(port), p, f"GET /healthz on {port} to answer 200", also=(self.rules,))
+        return port
+
+    def restart_all(self):
+        """Stops every part (bridges, rules, broker: SIGTERM, by PID) and
+        starts broker, rules and the first bridge again, same ports, state
+        and arguments. Bridges of add_bridge() stay stopped."""
+        for s in self._sockets:
+            s.close()
+        for p in reversed(self.procs):
+            p.stop()
+        self.procs = []
+        self._start_broker(fresh=False)
+        self._start_rules(self.rules_args)
+        self._start_bridge(self.bridge_args)
+
+    def _healthy(self, port=None):
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port or self.http_port}/healthz", timeout=1) as r:
                 return r.status == 200
         except (urllib.error.URLError, OSError):
             return False

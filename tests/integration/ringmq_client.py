@@ -215,6 +215,13 @@ class Http:
         return self.request("DELETE", f"/api/conversations/{conversation_id}/",
                             api_key=api_key if api_key is not None else self.api_key)
 
+    def disconnect_user(self, user_id, api_key=None, path_tail="/disconnect/"):
+        res = self.request("POST", f"/api/users/{user_id}{path_tail}",
+                           api_key=api_key if api_key is not None else self.api_key)
+        if res.status == 202:
+            schemas().check("http/disconnect.response.json", res.body, "POST disconnect body")
+        return res
+
     def notify(self, user_id, payload, api_key=None):
         body = {"user_id": user_id, "payload": payload}
         res = self.request("POST", "/api/notifications/", body,

@@ -44,7 +44,8 @@ def test_a_schema_per_server_frame_and_body():
                 "client/call.ice_candidate.json", "client/call.end.json", "client/ping.json", "client/relay.json",
                 "http/initiate.request.json", "http/initiate.response.json", "http/error.json",
                 "http/calls.list.response.json", "http/call.response.json", "http/conversation.put.request.json",
-                "http/conversation.put.response.json", "http/notification.request.json"):
+                "http/conversation.put.response.json", "http/notification.request.json",
+                "http/disconnect.response.json"):
         assert rel in S.by_path, rel
     readme = open(os.path.join(SCHEMA_DIR, "README.md")).read()
     for rel in S.by_path:
