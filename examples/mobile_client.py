@@ -10,13 +10,21 @@ answers the call.offer with a (fake) SDP answer through users/<id>/outbox,
 prints ICE candidates and call.end, and hangs up on Ctrl-C or after
 --hangup-after seconds. No WebRTC here: the SDP is a stand-in.
 
+The broker disconnects a connection when its token expires (keeping the
+session). With --token-command the client gets a fresh token before that
+(a real app asks its backend) and reconnects with it: the persistent session
+makes the swap lossless, frames published meanwhile wait in it.
+
   examples/mobile_client.py --user bob --token "$BOB" --hangup-after 10
+  examples/mobile_client.py --user bob --token-command "ringmq-token --user bob --ttl 300"
 """
+import base64
 import argparse
 import json
 import os
 import signal
 import ssl
+import subprocess
 import sys
 import time
 import uuid
@@ -46,10 +54,32 @@ def parse_args():
     p.add_argument("--hangup-after", type=float, metavar="SECONDS",
                    help="hang up this long after answering (default: on Ctrl-C only)")
     p.add_argument("--decline", action="store_true", help="decline calls instead of answering them")
+    p.add_argument("--token-command", metavar="CMD",
+                   help="a shell command that prints a fresh token of --user; run at start when --token is "
+                        "not given, and again --refresh-margin seconds before the token's exp")
+    p.add_argument("--refresh-margin", type=float, default=60, metavar="SECONDS",
+                   help="how long before exp to refresh (default 60; at most half the token's life)")
     a = p.parse_args()
+    if not a.token and a.token_command:
+        a.token = fetch_token(a.token_command)
     if not a.token:
-        p.error("--token or $RINGMQ_TOKEN is required")
+        p.error("--token, $RINGMQ_TOKEN or --token-command is required")
     return a
+
+
+def fetch_token(command):
+    out = subprocess.run(command, shell=True, check=True, capture_output=True, text=True, timeout=30)
+    return out.stdout.strip()
+
+
+def token_exp(token):
+    """The exp claim of a JWT (not verified: the broker does that), or None."""
+    try:
+        part = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        return float(claims["exp"]) if "exp" in claims else None
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
 
 
 class Phone:
@@ -61,6 +91,7 @@ class Phone:
         self.hangup_at = None        # monotonic time of --hangup-after
         self.refused = False
         self.last_pub = None
+        self.refresh_at = self.refresh_time(args.token)
         v5 = args.mqtt == "5"
         # The broker's plugin refuses any other client id: <user id>:<device>.
         client_id = f"{args.user}:{args.device}"
@@ -75,6 +106,28 @@ class Phone:
         self.c.on_message = self.on_message
         self.c.on_subscribe = lambda c, u, mid, codes, props=None: say(f"listening on {self.notifications}")
         self.c.on_disconnect = lambda c, u, rc, props=None: say(f"disconnected ({rc}); paho reconnects")
+
+    def refresh_time(self, token):
+        """Wall time to fetch the next token (None: no --token-command, or no exp)."""
+        exp = token_exp(token)
+        if not self.args.token_command or exp is None:
+            return None
+        life = exp - time.time()
+        return exp - min(self.args.refresh_margin, max(life, 0) / 2)
+
+    def refresh(self):
+        """A fresh token, then a reconnect with it: the session stays."""
+        try:
+            token = fetch_token(self.args.token_command)
+        except (subprocess.SubprocessError, OSError) as e:
+            say(f"--token-command failed ({e}); trying again in 5 s")
+            self.refresh_at = time.time() + 5
+            return
+        self.args.token = token
+        self.refresh_at = self.refresh_time(token)
+        self.c.username_pw_set(self.args.user, token)
+        say("token refreshed: reconnecting with it")
+        self.c.reconnect()
 
     def connect(self):
         if self.args.mqtt == "5":
@@ -142,6 +195,8 @@ class Phone:
             while not self.refused:
                 if self.hangup_at is not None and time.monotonic() >= self.hangup_at:
                     self.hang_up("--hangup-after")
+                if self.refresh_at is not None and time.time() >= self.refresh_at:
+                    self.refresh()
                 time.sleep(0.1)
         except KeyboardInterrupt:
             self.hang_up("Ctrl-C")

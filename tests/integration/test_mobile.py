@@ -33,6 +33,7 @@ import time
 
 import pytest
 
+from conftest import TOKEN
 from ringmq_client import REPO, DEFAULT_WAIT, QUIET_WAIT, expect_quiet, mint_token, schemas, unique, wait_until
 
 paho = pytest.importorskip("paho.mqtt.client")
@@ -597,6 +598,39 @@ def test_a_broker_restart_keeps_the_phones_session(fresh_stack, phones, protocol
 
 # ------------------------------------------------------------- the example
 
+class Example:
+    """examples/mobile_client.py as a process, its output lines read as they come."""
+
+    def __init__(self, stack, user, device, *args, token=None):
+        env = dict(os.environ)
+        if token is not None:
+            env["RINGMQ_TOKEN"] = token
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(REPO, "examples", "mobile_client.py"), "--user", user.id, "--device",
+             device, "--port", str(stack.mqtt_port)] + list(args),
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        self.lines = queue.Queue()
+        self.seen = []
+        threading.Thread(target=lambda: [self.lines.put(line.rstrip("\n")) for line in self.proc.stdout],
+                         daemon=True).start()
+
+    def wait_line(self, text, timeout=DEFAULT_WAIT):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"example printed no {text!r} within {timeout}s: {self.seen}") from None
+            self.seen.append(line)
+            if text in line:
+                return line
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(DEFAULT_WAIT)
+
+
 def test_examples_mobile_client_rings_answers_and_hangs_up(stack):
     """examples/mobile_client.py, as the README runs it, against the real
     stack: it logs in, rings, answers the offer, prints ICE and hangs up
@@ -604,42 +638,48 @@ def test_examples_mobile_client_rings_answers_and_hangs_up(stack):
     a, b, conv = pair(stack)
     a_notify = web_notify(stack, a)
     device = unique("example")
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(REPO, "examples", "mobile_client.py"), "--user", b.id, "--device", device,
-         "--port", str(stack.mqtt_port), "--hangup-after", "0.5"],
-        env=dict(os.environ, RINGMQ_TOKEN=b.token), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, text=True)
-    lines = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in proc.stdout], daemon=True).start()
-    seen = []
-
-    def wait_line(text):
-        deadline = time.monotonic() + DEFAULT_WAIT
-        while True:
-            try:
-                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"example printed no {text!r} within {DEFAULT_WAIT}s: {seen}") from None
-            seen.append(line)
-            if text in line:
-                return line
-
+    ex = Example(stack, b, device, "--hangup-after", "0.5", token=b.token)
     try:
-        wait_line("listening on users/")
+        ex.wait_line("listening on users/")
         call = initiate(stack, a, b, conv)
         cid = call["call_id"]
         assert call["receiver_online"] is True
-        wait_line("RING RING")
+        ex.wait_line("RING RING")
         a_notify.send_json({"type": "call.offer", "call_id": cid, "offer": OFFER_SDP})
         answer = a_notify.expect("call.answer", skip=("call.accepted",))
         check_stamp(answer, b, device)
         a_notify.send_json({"type": "call.ice_candidate", "call_id": cid, "candidate": CANDIDATE})
-        wait_line("ICE candidate from " + a.id)
+        ex.wait_line("ICE candidate from " + a.id)
         check_end(a_notify.expect("call.end", skip=("call.accepted",)), cid, "hangup", b.id)
-        wait_line("call ended: hangup")
-        proc.terminate()
-        assert proc.wait(DEFAULT_WAIT) == 0
+        ex.wait_line("call ended: hangup")
+        ex.proc.terminate()
+        assert ex.proc.wait(DEFAULT_WAIT) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(DEFAULT_WAIT)
+        ex.stop()
+
+
+def test_examples_mobile_client_refreshes_its_token_before_the_broker_cuts_it(stack):
+    """With --token-command, the example fetches a fresh token before its
+    token's exp and reconnects with it: the broker, which disconnects a
+    connection at its token's exp, never has to, and the client is still
+    served after the first tokens' ends (a notification posted then
+    arrives)."""
+    _, b, _ = pair(stack)
+    cmd = f"{TOKEN} --user {b.id} --ttl 4 --secret-file {os.path.join(stack.dir, 'jwt_secret')}"
+    ex = Example(stack, b, unique("refresher"), "--token-command", cmd, "--refresh-margin", "2")
+    try:
+        ex.wait_line("listening on users/")
+        t0 = time.monotonic()
+        for _ in range(3):   # past two whole token lifetimes
+            ex.wait_line("token refreshed", timeout=6)
+            ex.wait_line("listening on users/")
+        assert time.monotonic() - t0 >= 4.0
+        assert stack.http.notify(b.id, {"after": "refreshes"}).status == 202
+        ex.wait_line('notification: {"after": "refreshes"}')
+        kicked = [line for line in open(stack.broker.log_path, errors="replace") if b.id in line and
+                  "token expired" in line]
+        assert not kicked, kicked
+        ex.proc.terminate()
+        assert ex.proc.wait(DEFAULT_WAIT) == 0
+    finally:
+        ex.stop()
