@@ -10,12 +10,16 @@ token", and the per-user limit of "Revocation and per-user limits"):
   still ends at the old exp;
 - auth.refresh never leaves the bridge: not to the room, not to rules;
 - a user's sockets beyond --max-sockets-per-user are accepted and closed
-  4429 "too many connections"; other users are not affected.
+  4429 "too many connections"; other users are not affected, and are
+  answered as fast while one user keeps trying (compared with their own
+  round trips just before).
 
 The frames of a refresh are read here and checked against their own
 schemas (client/auth.refresh.json, server/auth.refreshed.json)."""
 import json
 import queue
+import statistics
+import threading
 import time
 
 import paho.mqtt.client as paho
@@ -283,4 +287,45 @@ def test_sockets_per_user_are_bounded(limit_stack):
     extra = st.ws_chat(cid, a, name="chat[a5]")
     assert extra.expect_close() == 4429
     for w in mine + theirs:
+        alive(w)
+
+
+def test_a_user_over_the_limit_does_not_slow_another_user(limit_stack):
+    """A user who keeps opening sockets past the limit gets 4429 each time,
+    while another user on the same bridge is answered as fast as before the
+    abuse (its ping round trips compared with its own just before)."""
+    st = limit_stack
+    hog, other = unique("hog"), unique("calm")
+    held = [opened(st.ws_notify(hog, name=f"notify[hog{i}]")) for i in range(3)]
+    calm = opened(st.ws_notify(other, name="notify[calm]"))
+
+    def round_trips(n=30):
+        out = []
+        for _ in range(n):
+            t0 = time.monotonic()
+            calm.send_json({"type": "ping"})
+            calm.expect("pong")
+            out.append(time.monotonic() - t0)
+        return out
+
+    before = round_trips()
+    stop, codes = threading.Event(), []
+
+    def hammer():
+        while not stop.is_set():
+            w = st.ws_notify(hog, name="notify[hog extra]")
+            codes.append(w.expect_close())
+            w.close()
+    t = threading.Thread(target=hammer, daemon=True)
+    t.start()
+    try:
+        time.sleep(0.2)
+        during = round_trips()
+    finally:
+        stop.set()
+        t.join(10)
+    assert len(codes) >= 10 and set(codes) == {4429}, codes[:20]
+    slack = 0.05   # the two clients share this machine's cores with the bridge
+    assert statistics.median(during) <= statistics.median(before) + slack, (before, during)
+    for w in held + [calm]:
         alive(w)
