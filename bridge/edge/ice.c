@@ -7,20 +7,20 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #define ICE_SHA1_LEN 20
 
-/* The length of uri's "plain:" or "secure:" (either case), or 0. */
+/* The length of uri's "plain:" or "secure:" (lower case, as browsers and
+ * schemas/ write them), or 0. */
 static size_t scheme_len(const char *uri, const char *plain, const char *secure)
 {
 	size_t a = strlen(plain), b = strlen(secure);
-	if (!strncasecmp(uri, secure, b) && uri[b] == ':')
+	if (!strncmp(uri, secure, b) && uri[b] == ':')
 		return b + 1;
-	if (!strncasecmp(uri, plain, a) && uri[a] == ':')
+	if (!strncmp(uri, plain, a) && uri[a] == ':')
 		return a + 1;
 	return 0;
 }

@@ -37,8 +37,8 @@ struct ice_cfg {
 	long ttl_s;                     /* a credential is good for this long */
 };
 
-/* Whether cfg makes sense: each URI has its kind's scheme and at most
- * ICE_URI_MAX bytes, no space or control character; TURN URIs come with a
+/* Whether cfg makes sense: each URI has its kind's scheme (lower case),
+ * at most ICE_URI_MAX bytes, no space or control character; TURN URIs come with a
  * non-empty secret and a secret with TURN URIs (a TURN entry without a
  * credential would only fail in the browser); 1 <= ttl_s <= ICE_TTL_MAX_S.
  * 0, or -1 with a message for the operator in err (cap bytes). */

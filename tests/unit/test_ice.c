@@ -93,8 +93,9 @@ static void settings(void)
 	char err[ICE_ERR_MAX];
 	struct ice_cfg ok = cfg_of("turn:t.example:3478", "stun:t.example");
 	CHECK_EQ_INT(ice_cfg_check(&ok, err, sizeof(err)), 0);
-	struct ice_cfg turns = cfg_of("TURNS:t.example:5349?transport=tcp", "stuns:t.example");
+	struct ice_cfg turns = cfg_of("turns:t.example:5349?transport=tcp", "stuns:t.example");
 	CHECK_EQ_INT(ice_cfg_check(&turns, err, sizeof(err)), 0);
+	CHECK(refused(cfg_of("TURN:t.example", NULL), "--turn-uri"));
 	struct ice_cfg none = cfg_of(NULL, NULL);
 	CHECK_EQ_INT(ice_cfg_check(&none, err, sizeof(err)), 0);
 
