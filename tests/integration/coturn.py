@@ -16,11 +16,12 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
+
+from ringmq_client import port_open, stop_process
 
 TURNSERVER = os.environ.get("RINGMQ_TURNSERVER") or shutil.which("turnserver") or "/usr/bin/turnserver"
 UCLIENT = shutil.which("turnutils_uclient") or "/usr/bin/turnutils_uclient"
@@ -111,20 +112,13 @@ class Coturn:
         self.p = subprocess.Popen([TURNSERVER, "-c", self.conf_path], stdout=self._out, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, cwd=self.dir)
         deadline = time.monotonic() + START_WAIT
-        while not self._listening():
+        while not port_open("127.0.0.1", self.port):
             if self.p.poll() is not None:
                 raise RuntimeError(f"turnserver exited ({self.p.returncode}):\n{self.tail()}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"turnserver did not listen within {START_WAIT}s:\n{self.tail()}")
             time.sleep(0.05)
-
-    def _listening(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
-        except OSError:
-            return False
 
     def bridge_args(self, ttl_s=None):
         """The bridge's settings for this server (TURN and STUN on its port)."""
@@ -147,12 +141,7 @@ class Coturn:
                                 "-n", str(messages), "-e", "127.0.0.1", "-r", str(peer_port), "127.0.0.1"],
                                capture_output=True, timeout=CLIENT_WAIT)
         finally:
-            peer.send_signal(signal.SIGTERM)
-            try:
-                peer.wait(STOP_WAIT)
-            except subprocess.TimeoutExpired:
-                peer.kill()
-                peer.wait(STOP_WAIT)
+            stop_process(peer, STOP_WAIT)
         out = (r.stdout + r.stderr).decode("utf-8", "replace")
         got = [int(n) for n in re.findall(r"start_mclient: tot_send_msgs=\d+, tot_recv_msgs=(\d+)", out)]
         received = got[-1] if got else 0
@@ -169,13 +158,7 @@ class Coturn:
         return text
 
     def stop(self, keep=False):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(STOP_WAIT)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(STOP_WAIT)
+        stop_process(self.p, STOP_WAIT)
         self._out.close()
         if not keep and not os.environ.get("RINGMQ_KEEP_LOGS"):
             shutil.rmtree(self.dir, ignore_errors=True)
