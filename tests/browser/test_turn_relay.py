@@ -3,7 +3,8 @@ loopback shares its secret with the bridge, both Chromiums tick "relay
 only" (iceTransportPolicy "relay") and take their ICE servers from
 GET /calls/ice-servers/. getStats() must show a selected candidate pair of
 type relay on both ends and video frames being decoded, and coturn's own
-log must show each browser's allocation with the credential made for it.
+log must show each browser's allocation, permission and channel with the
+credential made for it.
 """
 import re
 
@@ -41,9 +42,12 @@ def test_seed_1_through_turn_relay_only(browsers, turn_stack):
         first = stats["framesDecoded"]
         x.wait(lambda y: ice_stats(y)["framesDecoded"] > first > 0, STATS_WAIT, "framesDecoded growing")
 
-    # coturn itself saw both browsers allocate with their own credentials.
+    # coturn itself saw both browsers allocate with their own credentials
+    # and bind a channel to the other side's relay (where the media goes;
+    # its per-session byte counts are logged only when a session ends).
     log = turn_stack.turn.tail(n=100000)
     for user, name in usernames.items():
-        assert re.search(r"user <" + re.escape(name) + r">: incoming packet ALLOCATE processed, success", log), \
-            f"no successful allocation of {user} ({name}) in coturn's log"
+        for packet in ("ALLOCATE", "CREATE_PERMISSION", "CHANNEL_BIND"):
+            assert re.search(r"user <" + re.escape(name) + r">: incoming packet " + packet + r" processed, success",
+                             log), f"no successful {packet} of {user} ({name}) in coturn's log"
     hang_up(a, b, "turn")
