@@ -24,6 +24,7 @@
 #define ICE_USERNAME_MAX (ICE_EXPIRY_MAX_DIGITS + 1 + IDS_MAX) /* "<expiry>:<user id>" */
 #define ICE_CREDENTIAL_LEN 28          /* base64 of a 20-byte HMAC-SHA1 */
 #define ICE_ERR_MAX 512                /* a message of ice_cfg_check */
+#define ICE_DESCRIBE_MAX 512           /* the line of ice_describe */
 
 /* What the bridge was told (main.c fills it; the strings stay its). */
 struct ice_cfg {
@@ -61,7 +62,8 @@ int ice_credential(const char *secret, size_t secret_len, const char *username, 
  * id rule. */
 json_t *ice_servers(const struct ice_cfg *cfg, const char *user_id, int64_t now_s);
 
-/* One line for the log: what GET /calls/ice-servers/ answers, into buf. */
+/* One line for the log: what GET /calls/ice-servers/ answers, into buf
+ * (cap bytes, ICE_DESCRIBE_MAX is enough; longer URIs are cut). */
 void ice_describe(const struct ice_cfg *cfg, char *buf, size_t cap);
 
 #endif

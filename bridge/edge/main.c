@@ -431,7 +431,7 @@ int main(int argc, char **argv)
 	ws_hub_start(e.ws);
 	log_info("ringmq-bridge %s listening on http://%s:%d (broker %s:%d, %s)", e.bridge_id, e.cfg.listen,
 		 e.cfg.port, e.cfg.mqtt_host, e.cfg.mqtt_port, ev_backend(sd.loop) == EVBACKEND_EPOLL ? "epoll" : "libev");
-	char ice[ICE_ERR_MAX];
+	char ice[ICE_DESCRIBE_MAX];
 	ice_describe(&e.cfg.ice, ice, sizeof(ice));
 	log_info("ICE servers: %s", ice);
 

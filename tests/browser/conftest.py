@@ -8,6 +8,9 @@ Debian's python3-selenium + chromium-driver, each with its own fresh profile
 and a fake camera and microphone. run.sh runs all this inside a network
 namespace that has only loopback.
 
+The TURN test's service (turn_stack) also runs a real coturn on loopback
+(tests/integration/coturn.py) whose secret the bridge shares.
+
 $RINGMQ_BROWSER_URL points the tests at a service already running on
 loopback instead (its JWT secret in $RINGMQ_JWT_SECRET, API key in
 $RINGMQ_API_KEY); the tests that need their own ring time-out then skip.
