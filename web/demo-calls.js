@@ -46,6 +46,7 @@ export function initCalls(c, hooks = {}) {
   $('hangup').onclick = hangup;
   $('call-dismiss').onclick = () => { if (!ACTIVE[R.state]) setState('idle', 'No call'); };
   R.inboundBytes = inboundBytes;
+  R.iceStats = iceStats;
 }
 
 export function setState(s, status) {
@@ -133,10 +134,30 @@ function playVideo(el) {
   if (p && p.catch) p.catch(() => { el.muted = true; el.play().catch(() => {}); });
 }
 
+/* The configuration of the next peer connection: the ICE servers the
+ * service gives this user (GET /calls/ice-servers/: TURN with a credential
+ * made for this call, STUN) and, with "relay only" ticked, media through
+ * TURN alone. Without an answer the call goes on with host candidates
+ * (enough on one network). */
+async function pcConfig() {
+  const relay = $('relay-only').checked;
+  let iceServers = [];
+  try {
+    const r = await client.iceServers();
+    if (r.ok && r.data && Array.isArray(r.data.ice_servers)) iceServers = r.data.ice_servers;
+    else push(R.errors, { local: 'ice-servers', message: 'GET /calls/ice-servers/ answered ' + r.status }, ERRORS_MAX);
+  } catch (e) {
+    push(R.errors, { local: 'ice-servers', message: e instanceof Error ? e.message : String(e) }, ERRORS_MAX);
+  }
+  if (relay && !iceServers.some((s) => s.username)) toast('Relay only, but the service has no TURN server: the call cannot connect', 'bad');
+  return { iceServers, iceTransportPolicy: relay ? 'relay' : 'all' };
+}
+
 /* A peer connection for the call, handed to the client (which sends its ICE
  * candidates and gives it the held ones); its media goes to #remote-video. */
-function makePc(callId) {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+function makePc(callId, config) {
+  R.pcConfig = config;
+  const pc = new RTCPeerConnection(config);
   pc.ontrack = (ev) => {
     if (R.pc !== pc) return;
     let stream = ev.streams && ev.streams[0];
@@ -209,9 +230,10 @@ export async function startCall(type) {
   if (r.ended) return finish(r.ended.reason, r.ended.endedBy, endText(r.ended.reason, r.ended.endedBy));
   setState('calling', 'Ringing ' + receiver + '…' + (r.data.receiver_online === false ? ' (offline: rings when they come back)' : ''));
   try {
+    const config = await pcConfig();
     const stream = await getMedia(type);
     if (R.callId !== callId || !ACTIVE[R.state]) { stopStream(stream); return; }
-    const pc = makePc(callId);
+    const pc = makePc(callId, config);
     addLocal(pc, stream);
     await client.makeOffer(callId, { callType: type });
   } catch (e) {
@@ -245,9 +267,10 @@ export async function accept() {
   client.accept(id);
   setState('connecting', 'Connecting to ' + peerName() + '…');
   try {
+    const config = await pcConfig();
     const stream = await getMedia(R.call.call_type);
     if (R.callId !== id || !ACTIVE[R.state]) { stopStream(stream); return; }
-    const pc = makePc(id);
+    const pc = makePc(id, config);
     addLocal(pc, stream);
   } catch (e) {
     if (R.callId !== id || !ACTIVE[R.state]) return;
@@ -311,4 +334,24 @@ async function inboundBytes() {
   const stats = await pc.getStats();
   stats.forEach((s) => { if (s.type === 'inbound-rtp') total += s.bytesReceived || 0; });
   return total;
+}
+
+/* The candidate types (host, srflx, prflx, relay) of the selected candidate
+ * pair on each side, and the video frames decoded so far (for tests). */
+async function iceStats() {
+  const pc = R.pc;
+  const out = { local: null, remote: null, framesDecoded: 0 };
+  if (!pc) return out;
+  const stats = await pc.getStats();
+  let pair = null;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+    if (s.type === 'inbound-rtp' && s.kind === 'video') out.framesDecoded += s.framesDecoded || 0;
+  });
+  if (pair) {
+    const local = stats.get(pair.localCandidateId), remote = stats.get(pair.remoteCandidateId);
+    out.local = local ? local.candidateType : null;
+    out.remote = remote ? remote.candidateType : null;
+  }
+  return out;
 }

@@ -21,6 +21,7 @@ export const R = /** @type {any} */ (window).ringmq = {
   endReason: null,      /* hangup | declined | cancelled | missed | busy | answered_elsewhere | failed | error */
   endedBy: null,
   pc: null,
+  pcConfig: null,       /* what the last peer connection was made with: {iceServers, iceTransportPolicy} */
   pcState: null,        /* the peer connection's connectionState */
   lastPc: null,         /* the peer connection of the last call, closed */
   answered: false,      /* the receiver pressed accept */
@@ -41,6 +42,7 @@ export const R = /** @type {any} */ (window).ringmq = {
   errors: [],           /* error frames and local failures (bounded) */
   client: null,         /* the RingmqClient (ringmq.js) */
   inboundBytes: null,   /* () => Promise<number>, set by demo-calls.js */
+  iceStats: null,       /* () => Promise<{local, remote, framesDecoded}>: the selected candidate pair's types */
   api: null             /* {startCall, accept, decline, hangup, route} */
 };
 

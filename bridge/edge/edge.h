@@ -17,6 +17,7 @@
 #include <libwebsockets.h>
 
 #include "hmap.h"
+#include "ice.h"
 #include "ids.h"
 #include "jwt.h"
 #include "jwtkeys.h"
@@ -76,6 +77,7 @@ struct edge_cfg {
 	int ping_interval_s;         /* WebSocket ping after this much silence from the client */
 	int idle_timeout_s;          /* drop a socket silent for this long (no frame, no pong) */
 	int max_sockets_per_user;    /* sockets of one user (both kinds) beyond this are closed 4429 */
+	struct ice_cfg ice;          /* TURN/STUN for GET /calls/ice-servers/ (http.c) */
 };
 
 /* The parts of one bridge, wired by main.c. Each part owns its state

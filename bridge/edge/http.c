@@ -41,6 +41,7 @@
 #include "edge.h"
 #include "frames.h"
 #include "httphead.h"
+#include "ice.h"
 #include "bounds.h"
 #include "log.h"
 #include "paths.h"
@@ -432,6 +433,22 @@ static void route_call_get(struct edge *e, struct lws *wsi, struct http_txn *t, 
 	ask_rules(e, t, json_pack("{s:s, s:s, s:s}", "op", "calls.get", "user_id", who.user_id, "call_id", id));
 }
 
+/* TURN credentials for the token's user, made here (no question to rules). */
+static void route_ice_servers(struct edge *e, struct lws *wsi, struct http_txn *t)
+{
+	struct jwt_claims who;
+	if (user_of(wsi, e, &who) != 0) {
+		answer_error(t, 401, "unauthorized", "a valid Bearer token is required");
+		return;
+	}
+	json_t *body = ice_servers(&e->cfg.ice, who.user_id, clock_now_ms() / 1000);
+	if (!body) {
+		answer_error(t, 503, "unavailable", "out of memory");
+		return;
+	}
+	answer_json(t, 200, body);
+}
+
 static void route_conversation(struct edge *e, struct lws *wsi, struct http_txn *t, const char *id)
 {
 	if (!api_key_ok(wsi, e)) {
@@ -615,6 +632,11 @@ static int dispatch(struct edge *e, struct lws *wsi, struct http_conn *c)
 			route_initiate(e, wsi, t);
 		else
 			answer_error(t, 405, "method_not_allowed", "use POST");
+	} else if (paths_is(t->path, "/calls/ice-servers/")) {
+		if (t->method == M_GET)
+			route_ice_servers(e, wsi, t);
+		else
+			answer_error(t, 405, "method_not_allowed", "use GET");
 	} else if (paths_is(t->path, "/calls/")) {
 		if (t->method == M_GET)
 			route_calls_list(e, wsi, t);

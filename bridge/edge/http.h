@@ -1,5 +1,6 @@
 /* http: the bridge's HTTP routes (PROTOCOL.md "HTTP"): calls for users
- * (Bearer token), conversations and notifications for the application's
+ * (Bearer token), their ICE servers with TURN credentials (ice.c, made
+ * here), conversations and notifications for the application's
  * backend (X-Api-Key, compared in constant time), health, metrics, CORS
  * preflight and the demo page. Anything that needs call or conversation
  * state is asked of rules (ask.c) with a bounded wait. */

@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "clock.h"
 #include "edge.h"
+#include "ice.h"
 #include "inbox.h"
 #include "log.h"
 #include "options.h"
@@ -120,8 +121,10 @@ static int load_keys(struct edge_cfg *cfg, const struct options_list *secrets, c
 /* Fills cfg (holding the defaults) from argv; 0, 1 (--help) or 2 (bad). */
 static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 {
-	const char *api_file = NULL, *svc_file = NULL, *secret_files[JWT_KEYS_MAX], *pem_files[JWT_KEYS_MAX];
+	const char *api_file = NULL, *svc_file = NULL, *turn_file = NULL, *secret_files[JWT_KEYS_MAX],
+		   *pem_files[JWT_KEYS_MAX];
 	struct options_list origins = {cfg->origins, 0, EDGE_MAX_ORIGINS};
+	struct options_list turns = {cfg->ice.turn, 0, ICE_URIS_MAX}, stuns = {cfg->ice.stun, 0, ICE_URIS_MAX};
 	struct options_list secrets = {secret_files, 0, JWT_KEYS_MAX}, pems = {pem_files, 0, JWT_KEYS_MAX};
 	long leeway = 0;
 	const struct options_spec spec[] = {
@@ -169,6 +172,18 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 		{"max-sockets-per-user", OPTIONS_INT, &cfg->max_sockets_per_user, 1, 1000000, "N",
 		 "WebSockets one user may hold (both kinds); the next is closed\n"
 		 "with 4429 (default 32)"},
+		{"turn-uri", OPTIONS_LIST, &turns, 0, 0, "URI",
+		 "TURN server for GET /calls/ice-servers/, e.g. turn:turn.example:3478\n"
+		 "(repeatable; needs --turn-secret-file: without one the bridge\n"
+		 "refuses to start)"},
+		{"stun-uri", OPTIONS_LIST, &stuns, 0, 0, "URI",
+		 "STUN server for GET /calls/ice-servers/, e.g. stun:turn.example:3478\n"
+		 "(repeatable)"},
+		{"turn-secret-file", OPTIONS_STR, &turn_file, 0, 0, "F",
+		 "the TURN server's static-auth-secret (coturn use-auth-secret):\n"
+		 "TURN credentials are HMACs of it; read at start"},
+		{"turn-ttl-s", OPTIONS_LONG, &cfg->ice.ttl_s, 1, ICE_TTL_MAX_S, "N",
+		 "a TURN credential is good for N s (default 86400)"},
 		{"no-require-exp", OPTIONS_FALSE, &cfg->policy.require_exp, 0, 0, NULL, "accept tokens without exp"},
 		{"log-level", OPTIONS_LEVEL, level, 0, 0, "L", "error, warn, info, debug (default info; or $RINGMQ_LOG_LEVEL)"},
 		{NULL, 0, NULL, 0, 0, NULL, NULL},
@@ -190,6 +205,15 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
 	cfg->service_secret = secret_load(svc_file, "RINGMQ_SERVICE_SECRET", NULL);
 	if (svc_file && !cfg->service_secret)
 		return 2;
+	cfg->ice.nturn = turns.n;
+	cfg->ice.nstun = stuns.n;
+	if (turn_file && !(cfg->ice.secret = secret_load(turn_file, NULL, &cfg->ice.secret_len)))
+		return 2;
+	char err[ICE_ERR_MAX];
+	if (ice_cfg_check(&cfg->ice, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ringmq-bridge: %s\n", err);
+		return 2;
+	}
 	return 0;
 }
 
@@ -335,6 +359,7 @@ int main(int argc, char **argv)
 		.idle_timeout_s = EDGE_WS_HANGUP_S,
 		.max_sockets_per_user = EDGE_MAX_SOCKETS_PER_USER,
 		.policy = JWT_POLICY_DEFAULT,
+		.ice = {.ttl_s = ICE_TTL_DEFAULT_S},
 	};
 	int rc = parse_args(argc, argv, &e.cfg, &level);
 	if (rc)
@@ -411,6 +436,9 @@ int main(int argc, char **argv)
 	ws_hub_start(e.ws);
 	log_info("ringmq-bridge %s listening on http://%s:%d (broker %s:%d, %s)", e.bridge_id, e.cfg.listen,
 		 e.cfg.port, e.cfg.mqtt_host, e.cfg.mqtt_port, ev_backend(sd.loop) == EVBACKEND_EPOLL ? "epoll" : "libev");
+	char ice[ICE_DESCRIBE_MAX];
+	ice_describe(&e.cfg.ice, ice, sizeof(ice));
+	log_info("ICE servers: %s", ice);
 
 	ev_run(sd.loop, 0);
 
@@ -432,6 +460,7 @@ int main(int argc, char **argv)
 	jwt_keyset_free(e.cfg.keys);
 	free(e.cfg.api_key);
 	free(e.cfg.service_secret);
+	free(e.cfg.ice.secret);
 	log_info("stopped");
 	return 0;
 }

@@ -8,6 +8,9 @@ Debian's python3-selenium + chromium-driver, each with its own fresh profile
 and a fake camera and microphone. run.sh runs all this inside a network
 namespace that has only loopback.
 
+The TURN test's service (turn_stack) also runs a real coturn on loopback
+(tests/integration/coturn.py) whose secret the bridge shares.
+
 $RINGMQ_BROWSER_URL points the tests at a service already running on
 loopback instead (its JWT secret in $RINGMQ_JWT_SECRET, API key in
 $RINGMQ_API_KEY); the tests that need their own ring time-out then skip.
@@ -109,14 +112,15 @@ class RealService:
     (mosquitto + ringmq-rules + ringmq-bridge serving web/) with the demo
     conversation between alice, bob and carol."""
 
-    def __init__(self, ring_timeout_ms):
+    def __init__(self, ring_timeout_ms, bridge_args=()):
         harness = _integration_harness()
         self.ring_timeout_ms = ring_timeout_ms
         # The demo users call each other in every test, faster than a person
         # would: the per-caller initiate limit (10 a minute) is raised here.
         self.stack = harness.Stack(ring_timeout_ms=ring_timeout_ms,
                                    name=f"browser stack (ring {ring_timeout_ms} ms)",
-                                   bridge_args=["--initiate-per-minute", "600", "--initiate-burst", "100"])
+                                   bridge_args=["--initiate-per-minute", "600", "--initiate-burst", "100",
+                                                *bridge_args])
         self.url = self.stack.base_url
 
     def start(self):
@@ -135,6 +139,31 @@ class RealService:
 
     def stop(self):
         self.stack.stop()
+
+
+class TurnService(RealService):
+    """RealService whose bridge hands out credentials of a real coturn on
+    loopback (tests/integration/coturn.py: the TURN REST API, loopback peers
+    allowed, its own temp dir), started first and stopped last."""
+
+    def __init__(self):
+        _integration_harness()   # tests/integration on sys.path
+        import coturn
+        if not coturn.installed():
+            pytest.fail(f"coturn is not installed ({coturn.TURNSERVER}): apt-get install coturn (scripts/deps.sh)")
+        self.turn = coturn.Coturn()
+        try:
+            super().__init__(LONG_RING_MS, bridge_args=self.turn.bridge_args())
+        except BaseException:
+            self.turn.stop()
+            raise
+
+    def tail_logs(self):
+        return super().tail_logs() + "\n----- turnserver -----\n" + self.turn.tail()
+
+    def stop(self):
+        super().stop()
+        self.turn.stop()
 
 
 class External:
@@ -193,6 +222,16 @@ def _stop_stacks():
 def stack():
     """The service with a long ring time-out (shared by the tests)."""
     return _get_stack(LONG_RING_MS)
+
+
+@pytest.fixture
+def turn_stack():
+    """The service with a TURN server of its own (TurnService)."""
+    if os.environ.get("RINGMQ_BROWSER_URL"):
+        pytest.skip("needs its own TURN server; not with RINGMQ_BROWSER_URL")
+    if "turn" not in _stacks:
+        _stacks["turn"] = TurnService().start()
+    return _stacks["turn"]
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ import pwd
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -34,7 +33,7 @@ import urllib.request
 
 import pytest
 
-from ringmq_client import REPO, Http, Ws, free_port, mint_token, port_open, unique, wait_until
+from ringmq_client import REPO, Http, Ws, free_port, mint_token, port_open, stop_process, unique, wait_until
 
 BUILD_DIR = os.path.abspath(os.environ.get("RINGMQ_BUILD_DIR", os.path.join(REPO, "build")))
 MOSQUITTO = os.environ.get("RINGMQ_MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto")
@@ -78,13 +77,7 @@ class Proc:
         return self.p.poll() is None
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(STOP_WAIT)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(STOP_WAIT)
+        stop_process(self.p, STOP_WAIT)
         self.log.close()
         return self.p.returncode
 

@@ -9,7 +9,9 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -384,6 +386,19 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def stop_process(p, wait):
+    """SIGTERM to the subprocess.Popen p, SIGKILL when it has not exited
+    within wait seconds; its exit code."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(wait)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(wait)
+    return p.returncode
 
 
 def wait_until(cond, timeout, interval=0.05, what="condition"):

@@ -43,7 +43,8 @@ def test_a_schema_per_server_frame_and_body():
     for rel in ("server/relay.json", "client/call.offer.json", "client/call.answer.json",
                 "client/call.ice_candidate.json", "client/call.end.json", "client/ping.json", "client/relay.json",
                 "http/initiate.request.json", "http/initiate.response.json", "http/error.json",
-                "http/calls.list.response.json", "http/call.response.json", "http/conversation.put.request.json",
+                "http/calls.list.response.json", "http/call.response.json", "http/ice-servers.response.json",
+                "http/conversation.put.request.json",
                 "http/conversation.put.response.json", "http/notification.request.json",
                 "http/disconnect.response.json"):
         assert rel in S.by_path, rel
@@ -119,6 +120,20 @@ def test_http_bodies():
     S.check("http/initiate.response.json", resp)
     assert S.errors("http/initiate.response.json", dict(resp, receiver_online="no"))
     S.check("http/error.json", {"error": "busy", "message": "in a call"})
+    turn = {"urls": ["turn:t.example:3478", "turns:t.example:5349?transport=tcp"], "username": "1764633600:alice",
+            "credential": "BNqoiOJ2CM13w7Vq5zHGO7W5baQ="}
+    ice = {"ice_servers": [turn, {"urls": ["stun:t.example"]}], "ttl": 86400}
+    S.check("http/ice-servers.response.json", ice)
+    S.check("http/ice-servers.response.json", {"ice_servers": [], "ttl": 86400})
+    no_credential = dict(turn)
+    del no_credential["credential"]
+    for bad in ({"ice_servers": [no_credential], "ttl": 60}, {"ice_servers": [], "ttl": 0},
+                {"ice_servers": [dict(turn, username="alice")], "ttl": 60},
+                {"ice_servers": [{"urls": ["stun:t.example"], "username": "1:a", "credential": turn["credential"]}],
+                 "ttl": 60},
+                {"ice_servers": [dict(turn, urls=["turn:t.example", "stun:t.example"])], "ttl": 60},
+                {"ice_servers": [{"urls": ["http://t.example"]}], "ttl": 60}, {"ice_servers": []}):
+        assert S.errors("http/ice-servers.response.json", bad), bad
     assert S.errors("http/error.json", {"error": "teapot", "message": "x"})
     S.check("http/conversation.put.request.json", {"members": ["a", 7]})
     assert S.errors("http/conversation.put.response.json", {"conversation_id": "c", "members": [7]})

@@ -1,5 +1,5 @@
 # Unit tests of the edge wing (bridge/edge): each pure part alone (the send
-# queue, paths and origins, counted subscriptions over a
+# queue, paths and origins, TURN credentials (ice), counted subscriptions over a
 # fake broker), then the parts that need the others (inbox, ask, presence,
 # metrics, the protocol's dispatch) over a real, never-connected link.
 ringmq_unit(test_sendq ringmq_edge)
@@ -8,3 +8,4 @@ ringmq_unit(test_subs ringmq_edge)
 ringmq_unit(test_edge ringmq_edge)
 ringmq_unit(test_httphead ringmq_edge)
 ringmq_unit(test_ratemap ringmq_edge)
+ringmq_unit(test_ice ringmq_edge)
