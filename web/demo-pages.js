@@ -12,6 +12,7 @@ export const TOKEN_KEY = 'ringmq.token';
 const CHAT_MAX = 200;           /* chat lines kept on screen */
 const PAGES = ['feed', 'profile', 'marketplace', 'chat'];
 const PEERS = { alice: 'bob', bob: 'alice' };
+const RENEW_AHEAD_MS = 120000;  /* ask for a new token this long before exp (at most half its life) */
 
 /** @type {import('./ringmq.js').RingmqClient} */
 let client = null;
@@ -47,10 +48,15 @@ export function initPages(c, hooks = {}) {
     if (d.code === 4401) logout('The server refused the token (4401). Log in again.');
     else if (d.code === 4403) toast('Not a member of this conversation (4403).', 'bad');
   });
+  client.on('refreshed', (d) => { renewed(d.exp); });
+  client.on('error', (d) => {
+    if (d.ref === 'auth.refresh') text($('renew-error'), 'Refused: ' + d.code + ' (' + d.message + ')');
+  });
   client.on('chat', (d) => { showChat(d.frame, d.mine); });
   client.on('notification', (d) => { showNotification(d.frame); });
 
   $('login-btn').onclick = () => { login($('token-input').value.trim(), true); };
+  $('renew-btn').onclick = () => { renew($('renew-token').value.trim()); };
   $('logout').onclick = () => { logout(''); };
   $('refresh-calls').onclick = loadHistory;
   $('chat-form').onsubmit = (ev) => {
@@ -100,11 +106,56 @@ export function login(token, remember) {
   R.notifSocket = client.notifications;
   client.connect();
   route();
+  scheduleRenew(c.exp);
   return true;
+}
+
+/* ---------- a token's end: the page asks for a new one before it ---------- */
+
+let renewTimer = null;
+
+/* Shows the renew bar RENEW_AHEAD_MS (at most half the token's life) before
+ * exp: the service closes every socket whose token expired (4401). */
+function scheduleRenew(exp) {
+  clearTimeout(renewTimer);
+  $('renew').hidden = true;
+  if (!exp) return;
+  const left = exp * 1000 - Date.now();
+  const ahead = Math.min(RENEW_AHEAD_MS, left / 2);
+  renewTimer = setTimeout(() => {
+    text($('renew-when'), 'at ' + new Date(exp * 1000).toLocaleTimeString());
+    text($('renew-user'), R.userId);
+    text($('renew-error'), '');
+    $('renew').hidden = false;
+  }, Math.max(0, left - ahead));
+}
+
+/* A pasted token: of the same user, not expired; sent to the open sockets
+ * (auth.refresh) and used for the next connections and HTTP calls. */
+function renew(token) {
+  let c;
+  try { c = parseToken(token); } catch (e) { text($('renew-error'), 'Not a token: ' + e.message); return; }
+  if (String(c.userId) !== String(R.userId)) { text($('renew-error'), 'That token is of another user.'); return; }
+  if (c.exp && c.exp * 1000 < Date.now()) { text($('renew-error'), 'That token has expired.'); return; }
+  R.token = token;
+  if (sessionStorage.getItem(TOKEN_KEY)) sessionStorage.setItem(TOKEN_KEY, token);
+  client.setToken(token);
+  $('renew-token').value = '';
+  if (!client.notifications || !client.notifications.open) renewed(c.exp || null);
+}
+
+/* The service took the new token (auth.refreshed): the socket lives until exp. */
+function renewed(exp) {
+  R.tokenExp = exp ? new Date(exp * 1000).toISOString() : 'never';
+  R.tokenRenewals = (R.tokenRenewals || 0) + 1;
+  text($('profile-exp'), R.tokenExp);
+  scheduleRenew(exp);
 }
 
 export function logout(why) {
   sessionStorage.removeItem(TOKEN_KEY);
+  clearTimeout(renewTimer);
+  $('renew').hidden = true;
   if (ACTIVE[R.state]) hangup();
   client.close();
   R.chatSocket = null;

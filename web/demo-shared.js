@@ -31,6 +31,8 @@ export const R = /** @type {any} */ (window).ringmq = {
   username: null,
   token: null,
   tokenExp: null,
+  tokenRenewals: 0,    /* tokens the service took by auth.refresh (the renew bar) */
+
   deviceId: null,       /* notification socket's device_id */
   chatDeviceId: null,   /* chat socket's device_id */
   features: [],
