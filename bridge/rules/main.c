@@ -397,9 +397,6 @@ int main(int argc, char **argv)
 	log_info("ringmq-rules: db %s, broker %s:%ld as %s, ring time-out %ld ms, presence grace %ld ms, "
 		 "longest call %ld ms", db, host, port, secret ? RULES_USERNAME : "anonymous", ring_ms, grace_ms,
 		 max_call_ms);
-	if (r.hooks)
-		log_info("webhooks to %s (%zu events waiting, at most %zu)", hook_url, store_outbox_count(r.st),
-			 hook_max);
 	while (!stopping) {
 		int wait = RULES_TICK_MS;
 		if (mqtt_link_is_up(r.link) && run_timers(&r) == 0)

@@ -340,6 +340,26 @@ static int start_due(struct webhooks *w, int64_t now_ms)
 	return 0;
 }
 
+/* Logs where the events go: scheme, host and port only (a URL may hold
+ * credentials). */
+static void log_where(const struct webhooks *w)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	if (u && curl_url_set(u, CURLUPART_URL, w->url, 0) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+		curl_url_get(u, CURLUPART_HOST, &host, 0);
+		curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+	}
+	log_info("webhooks to %s://%s:%s (%zu events waiting, at most %zu, %d requests at once)", scheme ? scheme : "?",
+		 host ? host : "?", port ? port : "?", store_outbox_count(w->st), w->cfg.outbox_max,
+		 WEBHOOKS_MAX_INFLIGHT);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+}
+
 struct webhooks *webhooks_new(const struct webhooks_cfg *cfg, struct store *st)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -362,6 +382,7 @@ struct webhooks *webhooks_new(const struct webhooks_cfg *cfg, struct store *st)
 	w->st = st;
 	w->next_at = WEBHOOKS_NEXT_UNKNOWN;
 	store_outbox_hook(st, on_call_write, w);
+	log_where(w);
 	return w;
 }
 
