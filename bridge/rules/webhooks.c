@@ -302,6 +302,8 @@ static int finish(struct webhooks *w, int64_t now_ms)
 		slot_clear(w, s);
 		w->next_at = WEBHOOKS_NEXT_UNKNOWN;
 	}
+	if (rc < 0) /* not at once: the store is in trouble */
+		w->next_at = now_ms + WEBHOOKS_STORE_RETRY_MS;
 	return rc;
 }
 
@@ -322,6 +324,7 @@ static int start_due(struct webhooks *w, int64_t now_ms)
 	}
 	/* All heads were read when fewer than asked came: none but these. */
 	w->next_at = n < cap ? 0 : WEBHOOKS_NEXT_UNKNOWN;
+	int rc = 0;
 	size_t i = 0;
 	for (; i < n && rows[i].next_at <= now_ms; i++) {
 		struct slot *s = w->slots;
@@ -330,14 +333,17 @@ static int start_due(struct webhooks *w, int64_t now_ms)
 		if (start(w, s, &rows[i], now_ms) < 0) {
 			log_warn("webhook %s of call %s: curl could not start the transfer", rows[i].event_id,
 				 rows[i].call_id);
-			failed(w, &rows[i], now_ms, now_ms, "not started");
+			if (failed(w, &rows[i], now_ms, now_ms, "not started") != STORE_OK)
+				rc = -1;
 		}
 	}
 	if (i < n)
 		w->next_at = rows[i].next_at;
+	if (rc < 0)
+		w->next_at = now_ms + WEBHOOKS_STORE_RETRY_MS;
 	for (; i < n; i++)
 		free(rows[i].body);
-	return 0;
+	return rc;
 }
 
 /* Logs where the events go: scheme, host and port only (a URL may hold

@@ -2,7 +2,8 @@
  * back-off, URL check) and of the store's outbox under the hook (in-memory
  * SQLite): an event per call write in its transaction, in order per call,
  * the next one due only once the previous is done, retries keeping the
- * stored body, and the bound. No network. */
+ * stored body, and the bound; and the driver's refused attempt (a
+ * loopback port nobody listens on, nothing else of the network). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,6 +364,46 @@ static void test_hook_and_bound(void)
 	store_close(st);
 }
 
+/* The driver against a loopback port nobody listens on: the refused
+ * attempt is recorded (attempts, first failure, the next try one back-off
+ * later) and nothing is retried before then. */
+static void test_refused_attempt(void)
+{
+	struct store *st;
+	CHECK_EQ_INT(store_open(":memory:", &st), STORE_OK);
+	struct webhooks_cfg cfg = {.url = "http://127.0.0.1:1/hooks", .secret = "k", .secret_len = 1};
+	struct webhooks *w = webhooks_new(&cfg, st);
+	CHECK(w != NULL);
+	if (!w)
+		return;
+	struct calls_call c = make_call(40, CALLS_RINGING);
+	CHECK_EQ_INT(store_call_insert(st, &c), STORE_OK);
+	int64_t t0 = clock_now_ms();
+	for (int i = 0; i < 200 && webhooks_stats(w)->failed == 0; i++) {
+		int wait = 10;
+		webhooks_run(w, clock_now_ms(), &wait);
+		webhooks_wait(w, -1, false, wait);
+	}
+	CHECK_EQ_INT(webhooks_stats(w)->failed, 1);
+	CHECK_EQ_INT(webhooks_stats(w)->delivered, 0);
+	struct store_outbox_row rows[2];
+	size_t got = 0;
+	CHECK_EQ_INT(store_outbox_heads(st, NULL, 0, rows, 2, &got), STORE_OK);
+	CHECK_EQ_INT(got, 1);
+	CHECK_EQ_INT(rows[0].attempts, 1);
+	CHECK(rows[0].first_at >= t0);
+	CHECK_EQ_INT(rows[0].next_at - rows[0].first_at >= WEBHOOKS_RETRY_MIN_MS, 1);
+	/* Before the back-off has passed, the loop may sleep until then. */
+	int wait = 60000;
+	webhooks_run(w, rows[0].first_at + 1, &wait);
+	CHECK(wait > 0 && wait <= WEBHOOKS_RETRY_MIN_MS);
+	CHECK_EQ_INT(webhooks_stats(w)->failed, 1);
+	for (size_t i = 0; i < got; i++)
+		free(rows[i].body);
+	webhooks_free(w);
+	store_close(st);
+}
+
 int main(void)
 {
 	test_types();
@@ -372,5 +413,6 @@ int main(void)
 	test_outbox();
 	test_outbox_durable();
 	test_hook_and_bound();
+	test_refused_attempt();
 	return check_done("test_webhooks");
 }
