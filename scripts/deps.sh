@@ -4,7 +4,7 @@
 # To build the C programs and run the unit tests.
 BUILD_PKGS=(build-essential cmake pkg-config libwebsockets-dev libmosquitto-dev
 	mosquitto mosquitto-dev mosquitto-clients libjansson-dev libsqlite3-dev
-	libssl-dev libev-dev sqlite3 clang libclang-rt-14-dev)
+	libssl-dev libev-dev libcurl4-openssl-dev sqlite3 clang libclang-rt-14-dev)
 # To run the integration tests (Debian's python3, /usr/bin/python3).
 TEST_PKGS=(python3 python3-pytest python3-websocket python3-websockets
 	python3-paho-mqtt python3-jsonschema iproute2 util-linux

@@ -15,7 +15,10 @@
  * and publishes what they return (revocations, retained, again after every
  * connect). SQLite's automatic WAL checkpoint is off:
  * the loop checkpoints after RULES_CHECKPOINT_IDLE_MS without a message, or
- * when the WAL reaches RULES_WAL_MAX_PAGES. See schemas/INTERNAL.md. */
+ * when the WAL reaches RULES_WAL_MAX_PAGES. With --webhook-url the loop
+ * waits in curl's poll instead, the broker's socket added, and drives the
+ * broker link without waiting after it (webhooks.h). See
+ * schemas/INTERNAL.md. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +38,7 @@
 #include "store.h"
 #include "timers.h"
 #include "topics.h"
+#include "webhooks.h"
 
 #define RULES_TICK_MS 1000              /* longest sleep of the loop */
 #define RULES_READ_BURST 256            /* most packets read per wake-up before the timers get a turn */
@@ -59,6 +63,7 @@ struct rules {
 	int64_t watch_from; /* wall ms: the watch ends no call before this (settle after a connect) */
 	struct timers_next next; /* the next deadlines, as far as the loop knows */
 	int64_t last_msg;        /* monotonic ms of the last message in */
+	struct webhooks *hooks;  /* NULL without --webhook-url */
 };
 
 static volatile sig_atomic_t stopping;
@@ -298,6 +303,19 @@ static void checkpoint_when_idle(struct rules *r, int *wait_ms)
 	}
 }
 
+/* With webhooks on: moves the transfers on, then waits in curl's poll for
+ * curl's sockets or the broker's (or its reconnect), at most *wait_ms; the
+ * broker link's own poll that follows then must not wait (*wait_ms = 0). */
+static void wait_with_webhooks(struct rules *r, int *wait_ms)
+{
+	webhooks_run(r->hooks, clock_now_ms(), wait_ms);
+	int fd = mqtt_link_fd(r->link);
+	if (fd < 0 && mqtt_link_retry_in_ms(r->link) < *wait_ms)
+		*wait_ms = mqtt_link_retry_in_ms(r->link);
+	webhooks_wait(r->hooks, fd, fd >= 0 && mqtt_link_want_write(r->link), *wait_ms);
+	*wait_ms = 0;
+}
+
 static const char about[] =
 	"Routes call signaling, owns call and conversation state (SQLite), answers\n"
 	"the bridges' requests, runs ring time-outs and ends stuck calls. See README.md.";
@@ -305,6 +323,8 @@ static const char about[] =
 int main(int argc, char **argv)
 {
 	const char *host = "127.0.0.1", *db = "ringmq.db", *client_id = "ringmq-rules", *secret_file = NULL;
+	const char *hook_url = NULL, *hook_secret_file = NULL;
+	size_t hook_max = WEBHOOKS_OUTBOX_DEFAULT;
 	long port = 1883, ring_ms = 45000, grace_ms = RULES_GRACE_DEFAULT_MS, max_call_ms = RULES_MAX_CALL_DEFAULT_MS;
 	int level = LOG_LEVEL_INFO;
 	const char *env_level = getenv("RINGMQ_LOG_LEVEL");
@@ -327,6 +347,14 @@ int main(int argc, char **argv)
 		 "answer (default 14400000 = 4 h; 0 = no limit)"},
 		{"client-id", OPTIONS_STR, &client_id, 0, 0, "ID",
 		 "MQTT client id of the persistent session (default ringmq-rules)"},
+		{"webhook-url", OPTIONS_STR, &hook_url, 0, 0, "URL",
+		 "POST call events (call.ringing, call.accepted, call.ended)\n"
+		 "to this http:// or https:// URL (default none: no events)"},
+		{"webhook-secret-file", OPTIONS_STR, &hook_secret_file, 0, 0, "F",
+		 "sign them with the secret in F (default $RINGMQ_WEBHOOK_SECRET;\n"
+		 "required with --webhook-url)"},
+		{"webhook-outbox-max", OPTIONS_SIZE, &hook_max, 1, 100000000, "N",
+		 "events waiting for delivery at most; more are dropped\n(default 100000)"},
 		{"log-level", OPTIONS_LEVEL, &level, 0, 0, "L", "error, warn, info, debug (default info)"},
 		{NULL, 0, NULL, 0, 0, NULL, NULL},
 	};
@@ -339,16 +367,32 @@ int main(int argc, char **argv)
 	}
 	log_init("ringmq-rules", (enum log_level)level);
 
+	if (hook_url && !webhooks_url_ok(hook_url)) {
+		fprintf(stderr, "ringmq-rules: --webhook-url takes an http:// or https:// URL\n");
+		return 2;
+	}
+	size_t hook_secret_len = 0;
+	char *hook_secret = hook_url ? secret_load(hook_secret_file, "RINGMQ_WEBHOOK_SECRET", &hook_secret_len) : NULL;
+	if (hook_url && !hook_secret) {
+		fprintf(stderr, "ringmq-rules: --webhook-url needs --webhook-secret-file (or $RINGMQ_WEBHOOK_SECRET)\n");
+		return 2;
+	}
 	size_t secret_len = 0;
 	char *secret = secret_load(secret_file, "RINGMQ_SERVICE_SECRET", &secret_len);
-	if (secret_file && !secret)
+	if (secret_file && !secret) {
+		free(hook_secret);
 		return 2; /* secret_load said why */
+	}
 
 	struct rules r = {.cfg = {.ring_timeout_ms = ring_ms},
 			  .lim = {.presence_grace_ms = grace_ms, .max_call_ms = max_call_ms}};
 	int status = 1;
 	timers_next_init(&r.next);
 	if (store_open(db, &r.st) != STORE_OK)
+		goto out;
+	struct webhooks_cfg hook_cfg = {.url = hook_url, .secret = hook_secret, .secret_len = hook_secret_len,
+					.outbox_max = hook_max};
+	if (hook_url && !(r.hooks = webhooks_new(&hook_cfg, r.st)))
 		goto out;
 	struct mqtt_cfg cfg = {
 		.host = host,
@@ -379,6 +423,8 @@ int main(int argc, char **argv)
 		if (mqtt_link_is_up(r.link) && run_timers(&r) == 0)
 			wait = timers_next_wait_ms(&r.next, clock_now_ms(), r.watch_from, RULES_TICK_MS);
 		checkpoint_when_idle(&r, &wait);
+		if (r.hooks)
+			wait_with_webhooks(&r, &wait);
 		if (mqtt_link_poll_burst(r.link, wait, RULES_READ_BURST) < 0) {
 			log_error("poll failed; stopping");
 			break;
@@ -393,7 +439,9 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	mqtt_link_free(r.link);
+	webhooks_free(r.hooks);
 	store_close(r.st);
 	free(secret);
+	free(hook_secret);
 	return status;
 }

@@ -1,6 +1,7 @@
 /* store: SQLite behind the functions of store.h. Every statement is
  * prepared once in store_open and reset after each use; multi-row writes
- * run in one transaction and roll back on failure. */
+ * run in one transaction and roll back on failure; so does a call write
+ * with the outbox hook set (the call's row and its event). */
 #include "store.h"
 
 #include <stdio.h>
@@ -33,6 +34,11 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS calls_ringing ON calls (ring_deadline) WHERE status = 'ringing';"
 	"CREATE INDEX IF NOT EXISTS calls_accepted ON calls (caller_id, receiver_id) WHERE status = 'accepted';"
 	"CREATE INDEX IF NOT EXISTS calls_accepted_by_receiver ON calls (receiver_id) WHERE status = 'accepted';"
+	"CREATE TABLE IF NOT EXISTS webhook_outbox ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT, call_id TEXT NOT NULL, event_id TEXT NOT NULL, body TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL, first_at INTEGER, next_at INTEGER, attempts INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS webhook_outbox_by_call ON webhook_outbox (call_id, seq);"
+	"CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_at, seq) WHERE next_at IS NOT NULL;"
 	"CREATE TEMP TABLE IF NOT EXISTS presence ("
 	" source TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (source, user_id)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS temp.presence_by_user ON presence (user_id);";
@@ -80,6 +86,12 @@ enum stmt {
 	S_REVOKE,
 	S_REVOKED_GET,
 	S_REVOKED_ALL,
+	S_OUTBOX_INSERT,
+	S_OUTBOX_HEADS,
+	S_OUTBOX_DELETE,
+	S_OUTBOX_PROMOTE,
+	S_OUTBOX_RETRY,
+	S_OUTBOX_COUNT,
 	S_COUNT
 };
 
@@ -138,6 +150,17 @@ static const char *const stmt_sql[S_COUNT] = {
 		     " ON CONFLICT (user_id) DO UPDATE SET before = max(before, excluded.before)",
 	[S_REVOKED_GET] = "SELECT before FROM revocations WHERE user_id = ?1",
 	[S_REVOKED_ALL] = "SELECT user_id, before FROM revocations",
+	/* An event is due at once unless an older one of its call waits. */
+	[S_OUTBOX_INSERT] = "INSERT INTO webhook_outbox (call_id, event_id, body, created_at, next_at) VALUES (?1, ?2, ?3,"
+			    " ?4, CASE WHEN EXISTS (SELECT 1 FROM webhook_outbox WHERE call_id = ?1) THEN NULL ELSE ?4 END)",
+	[S_OUTBOX_HEADS] = "SELECT seq, call_id, event_id, body, created_at, first_at, next_at, attempts FROM webhook_outbox"
+			   " WHERE next_at IS NOT NULL ORDER BY next_at, seq LIMIT ?1",
+	[S_OUTBOX_DELETE] = "DELETE FROM webhook_outbox WHERE seq = ?1",
+	[S_OUTBOX_PROMOTE] = "UPDATE webhook_outbox SET next_at = ?2 WHERE seq ="
+			     " (SELECT MIN(seq) FROM webhook_outbox WHERE call_id = ?1)",
+	[S_OUTBOX_RETRY] = "UPDATE webhook_outbox SET attempts = attempts + 1, first_at = coalesce(first_at, ?2),"
+			   " next_at = ?3 WHERE seq = ?1",
+	[S_OUTBOX_COUNT] = "SELECT COUNT(*) FROM webhook_outbox",
 };
 
 struct store {
@@ -146,6 +169,9 @@ struct store {
 	int64_t ring_added; /* store_take_changes() */
 	bool watch_changed;
 	int wal_pages;      /* store_wal_pages() */
+	store_event_fn hook; /* store_outbox_hook() */
+	void *hook_ctx;
+	size_t outbox_rows;  /* store_outbox_count() */
 };
 
 /* After each commit in WAL mode: remember how big the WAL is. Registering
@@ -372,6 +398,10 @@ int store_open(const char *path, struct store **out)
 			goto fail;
 		}
 	}
+	if (step(st, S_OUTBOX_COUNT, __func__) != SQLITE_ROW)
+		goto fail;
+	st->outbox_rows = (size_t)sqlite3_column_int64(st->st[S_OUTBOX_COUNT], 0);
+	done(st, S_OUTBOX_COUNT);
 	*out = st;
 	return STORE_OK;
 fail:
@@ -455,7 +485,8 @@ int store_conversation_delete(struct store *st, const char *cid)
 	return STORE_OK;
 }
 
-int store_call_insert(struct store *st, const struct calls_call *c)
+/* The call's row alone (store_call_insert). */
+static int insert_row(struct store *st, const struct calls_call *c)
 {
 	sqlite3_stmt *q = st->st[S_CALL_INSERT];
 	bind_text(q, 1, c->id);
@@ -479,23 +510,13 @@ int store_call_insert(struct store *st, const struct calls_call *c)
 	if (rc != SQLITE_DONE && ext != SQLITE_CONSTRAINT_PRIMARYKEY)
 		fail(st, __func__, S_CALL_INSERT);
 	done(st, S_CALL_INSERT);
-	if (rc == SQLITE_DONE) {
-		note_call(st, c);
+	if (rc == SQLITE_DONE)
 		return STORE_OK;
-	}
 	return ext == SQLITE_CONSTRAINT_PRIMARYKEY ? STORE_EEXISTS : STORE_EDB;
 }
 
-int store_call_get(struct store *st, const char *id, struct calls_call *out)
-{
-	sqlite3_bind_text(st->st[S_CALL_GET], 1, id, -1, SQLITE_STATIC);
-	int rc = one_call(st, S_CALL_GET, out, __func__);
-	if (rc < 0)
-		return STORE_EDB;
-	return rc ? STORE_OK : STORE_ENOTFOUND;
-}
-
-int store_call_update(struct store *st, const struct calls_call *c)
+/* The call's row alone (store_call_update). */
+static int update_row(struct store *st, const struct calls_call *c)
 {
 	sqlite3_stmt *q = st->st[S_CALL_UPDATE];
 	sqlite3_bind_text(q, 1, c->id, -1, SQLITE_STATIC);
@@ -511,8 +532,73 @@ int store_call_update(struct store *st, const struct calls_call *c)
 		return STORE_EDB;
 	if (!sqlite3_changes(st->db))
 		return STORE_ENOTFOUND;
+	return STORE_OK;
+}
+
+/* Inside the transaction of a call write: the hook's event for c, queued.
+ * STORE_OK (*queued says whether a row was added) or STORE_EDB. */
+static int queue_event(struct store *st, const struct calls_call *c, bool inserted, bool *queued)
+{
+	struct store_event ev = {.body = NULL};
+	*queued = false;
+	int rc = st->hook(st->hook_ctx, st, c, inserted, &ev);
+	if (rc <= 0) {
+		free(ev.body);
+		return rc < 0 ? STORE_EDB : STORE_OK;
+	}
+	sqlite3_stmt *q = st->st[S_OUTBOX_INSERT];
+	sqlite3_bind_text(q, 1, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, ev.id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, ev.body, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, clock_now_ms());
+	rc = step(st, S_OUTBOX_INSERT, __func__);
+	done(st, S_OUTBOX_INSERT);
+	free(ev.body);
+	*queued = rc == SQLITE_DONE;
+	return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
+}
+
+/* A call write: row (insert_row or update_row) and, with the hook set, its
+ * event, in one transaction (the caller's, when it has one open). */
+static int write_call(struct store *st, const struct calls_call *c, bool inserted)
+{
+	bool own = st->hook && sqlite3_get_autocommit(st->db);
+	if (own && begin(st) != STORE_OK)
+		return STORE_EDB;
+	bool queued = false;
+	int rc = inserted ? insert_row(st, c) : update_row(st, c);
+	if (rc == STORE_OK && st->hook)
+		rc = queue_event(st, c, inserted, &queued);
+	if (rc == STORE_OK && own && commit(st) != STORE_OK)
+		rc = STORE_EDB;
+	if (rc != STORE_OK) {
+		if (own)
+			rollback(st);
+		return rc;
+	}
+	if (queued)
+		st->outbox_rows++;
 	note_call(st, c);
 	return STORE_OK;
+}
+
+int store_call_insert(struct store *st, const struct calls_call *c)
+{
+	return write_call(st, c, true);
+}
+
+int store_call_get(struct store *st, const char *id, struct calls_call *out)
+{
+	sqlite3_bind_text(st->st[S_CALL_GET], 1, id, -1, SQLITE_STATIC);
+	int rc = one_call(st, S_CALL_GET, out, __func__);
+	if (rc < 0)
+		return STORE_EDB;
+	return rc ? STORE_OK : STORE_ENOTFOUND;
+}
+
+int store_call_update(struct store *st, const struct calls_call *c)
+{
+	return write_call(st, c, false);
 }
 
 int store_call_busy(struct store *st, const char *uid)
@@ -643,5 +729,96 @@ int store_revocations_each(struct store *st, void (*fn)(const char *uid, int64_t
 	while ((rc = step(st, S_REVOKED_ALL, __func__)) == SQLITE_ROW)
 		fn((const char *)sqlite3_column_text(q, 0), sqlite3_column_int64(q, 1), arg);
 	done(st, S_REVOKED_ALL);
+	return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
+}
+
+void store_outbox_hook(struct store *st, store_event_fn fn, void *ctx)
+{
+	st->hook = fn;
+	st->hook_ctx = ctx;
+}
+
+size_t store_outbox_count(const struct store *st)
+{
+	return st->outbox_rows;
+}
+
+static bool skipped(int64_t seq, const int64_t *skip, size_t nskip)
+{
+	for (size_t i = 0; i < nskip; i++)
+		if (skip[i] == seq)
+			return true;
+	return false;
+}
+
+int store_outbox_heads(struct store *st, const int64_t *skip, size_t nskip, struct store_outbox_row *out,
+		       size_t cap, size_t *n)
+{
+	sqlite3_stmt *q = st->st[S_OUTBOX_HEADS];
+	*n = 0;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)(cap + nskip));
+	int rc = SQLITE_DONE;
+	while (*n < cap && (rc = step(st, S_OUTBOX_HEADS, __func__)) == SQLITE_ROW) {
+		struct store_outbox_row *r = &out[*n];
+		r->seq = sqlite3_column_int64(q, 0);
+		if (skipped(r->seq, skip, nskip))
+			continue;
+		col_text(q, 1, r->call_id, sizeof(r->call_id));
+		col_text(q, 2, r->event_id, sizeof(r->event_id));
+		const unsigned char *body = sqlite3_column_text(q, 3);
+		r->body = strdup(body ? (const char *)body : "");
+		r->created_at = sqlite3_column_int64(q, 4);
+		r->first_at = sqlite3_column_int64(q, 5);
+		r->next_at = sqlite3_column_int64(q, 6);
+		r->attempts = sqlite3_column_int(q, 7);
+		if (!r->body) {
+			rc = STORE_EDB;
+			break;
+		}
+		(*n)++;
+	}
+	done(st, S_OUTBOX_HEADS);
+	if (rc == STORE_EDB) {
+		for (size_t i = 0; i < *n; i++)
+			free(out[i].body);
+		*n = 0;
+		return STORE_EDB;
+	}
+	return STORE_OK;
+}
+
+int store_outbox_done(struct store *st, int64_t seq, const char *call_id, int64_t now_ms)
+{
+	if (begin(st) != STORE_OK)
+		return STORE_EDB;
+	sqlite3_stmt *del = st->st[S_OUTBOX_DELETE];
+	sqlite3_bind_int64(del, 1, seq);
+	int rc = step(st, S_OUTBOX_DELETE, __func__);
+	done(st, S_OUTBOX_DELETE);
+	bool removed = rc == SQLITE_DONE && sqlite3_changes(st->db) > 0;
+	if (rc == SQLITE_DONE) {
+		sqlite3_stmt *up = st->st[S_OUTBOX_PROMOTE];
+		sqlite3_bind_text(up, 1, call_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(up, 2, now_ms);
+		rc = step(st, S_OUTBOX_PROMOTE, __func__);
+		done(st, S_OUTBOX_PROMOTE);
+	}
+	if (rc != SQLITE_DONE || commit(st) != STORE_OK) {
+		rollback(st);
+		return STORE_EDB;
+	}
+	if (removed && st->outbox_rows)
+		st->outbox_rows--;
+	return STORE_OK;
+}
+
+int store_outbox_retry(struct store *st, int64_t seq, int64_t first_at, int64_t next_at)
+{
+	sqlite3_stmt *q = st->st[S_OUTBOX_RETRY];
+	sqlite3_bind_int64(q, 1, seq);
+	sqlite3_bind_int64(q, 2, first_at);
+	sqlite3_bind_int64(q, 3, next_at);
+	int rc = step(st, S_OUTBOX_RETRY, __func__);
+	done(st, S_OUTBOX_RETRY);
 	return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
 }

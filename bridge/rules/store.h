@@ -5,7 +5,15 @@
  * (bridges resend it on svc/rules/hello). WAL journal, statements prepared
  * once at open and kept, indexes for a user's history (newest first), for
  * ringing deadlines and for the watch of accepted calls (absences, answer
- * times). Single-threaded: one struct store per loop. */
+ * times). Single-threaded: one struct store per loop.
+ *
+ * The webhook outbox (webhooks.h) is a table too: with a hook set
+ * (store_outbox_hook), every call write (insert, update) asks the hook for
+ * an event and queues it in the same transaction as the call's row, so an
+ * event is never lost nor queued for a change that did not commit. Events
+ * of one call form a chain in order: only the oldest of a call has a
+ * next_at (is due for delivery); the next one gets it when its predecessor
+ * is done (store_outbox_done). */
 #ifndef RINGMQ_STORE_H
 #define RINGMQ_STORE_H
 
@@ -121,5 +129,44 @@ int store_presence_set(struct store *st, const char *source, const char *uid, bo
 int store_presence_snapshot(struct store *st, const char *source, const char *const *uids, size_t n);
 /* 1 when any source has uid online, 0 when none, STORE_EDB. */
 int store_presence_online(struct store *st, const char *uid);
+
+/* The webhook outbox. */
+struct store_event {
+	char id[IDS_UUID_LEN + 1]; /* the event's id */
+	char *body;                /* malloc'd JSON; the store frees it */
+};
+/* Called inside the transaction of a call write, after the call's row:
+ * inserted says whether c was inserted (else updated). Returns 1 with *out
+ * filled (an event to queue), 0 when the write makes no event, -1 to fail
+ * the whole write. */
+typedef int (*store_event_fn)(void *ctx, struct store *st, const struct calls_call *c, bool inserted,
+			      struct store_event *out);
+/* Sets (fn non-NULL) or clears the hook. Without one nothing is queued. */
+void store_outbox_hook(struct store *st, store_event_fn fn, void *ctx);
+/* Rows in the outbox (kept in memory, counted at open). */
+size_t store_outbox_count(const struct store *st);
+
+/* One queued event. */
+struct store_outbox_row {
+	int64_t seq;                    /* queue order (also across calls) */
+	char call_id[IDS_UUID_LEN + 1];
+	char event_id[IDS_UUID_LEN + 1];
+	char *body;                     /* malloc'd; the caller frees it */
+	int64_t created_at;             /* ms: when it was queued */
+	int64_t first_at;               /* ms: its first failed attempt, 0 = none yet */
+	int64_t next_at;                /* ms: due from then on */
+	int attempts;                   /* failed attempts so far */
+};
+/* The events that are due or next due (the oldest of each call), earliest
+ * next_at first, up to cap; *n says how many. Rows whose seq is one of
+ * the nskip of skip (in flight) are passed over and not counted. */
+int store_outbox_heads(struct store *st, const int64_t *skip, size_t nskip, struct store_outbox_row *out,
+		       size_t cap, size_t *n);
+/* Removes event seq of call_id (delivered or given up) and makes the next
+ * event of that call due at now_ms. One transaction. */
+int store_outbox_done(struct store *st, int64_t seq, const char *call_id, int64_t now_ms);
+/* Records a failed attempt of seq: attempts + 1, first_at (when not yet
+ * set) and the next try at next_at. */
+int store_outbox_retry(struct store *st, int64_t seq, int64_t first_at, int64_t next_at);
 
 #endif

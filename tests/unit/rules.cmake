@@ -1,5 +1,6 @@
 # Unit tests of the rules wing (bridge/rules): the pure core (calls, router)
-# and the parts over an in-memory SQLite (store, requests, signaling).
+# and the parts over an in-memory SQLite (store, requests, signaling,
+# the webhook outbox).
 ringmq_unit(test_calls ringmq_rules_core)
 ringmq_unit(test_router ringmq_rules_core)
 ringmq_unit(test_router_signaling ringmq_rules_core)
@@ -7,3 +8,4 @@ ringmq_unit(test_store ringmq_rules_core)
 ringmq_unit(test_requests ringmq_rules_core)
 ringmq_unit(test_timers ringmq_rules_core)
 ringmq_unit(test_msgid ringmq_rules_core)
+ringmq_unit(test_webhooks ringmq_rules_core)
