@@ -208,6 +208,31 @@ int config_read(struct config *c, const char *path, const char *part, const stru
 	return rc;
 }
 
+int config_set(struct config *c, const struct options_spec *spec, const char *key, const char *value, bool *given,
+	       char *err, size_t cap)
+{
+	int i = 0;
+	while (spec[i].name && strcmp(spec[i].name, key))
+		i++;
+	if (!spec[i].name) {
+		snprintf(err, cap, "unknown key %.64s", key);
+		return -1;
+	}
+	const char *v = hold(c, value);
+	char why[OPTIONS_ERR_MAX];
+	if (!v) {
+		snprintf(err, cap, "out of memory");
+		return -1;
+	}
+	if (options_take(&spec[i], v, why, sizeof(why)) != 0) {
+		snprintf(err, cap, "%s %s", key, why);
+		return -1;
+	}
+	if (given)
+		given[i] = true;
+	return 0;
+}
+
 /* The value of s's destination as the file would say it, into buf. */
 static const char *describe(const struct options_spec *s, char *buf, size_t cap)
 {

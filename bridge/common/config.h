@@ -69,6 +69,14 @@ void config_free(struct config *c);
 int config_read(struct config *c, const char *path, const char *part, const struct options_spec *spec,
 		const bool *given, char *err, size_t cap);
 
+/* Sets the entry of spec named key (OPTIONS_CLI entries included) from
+ * value, a copy owned by c, as options_take does, and marks it in given
+ * (may be NULL): for settings that come from elsewhere than argv or the
+ * file (the broker's plugin_opt_* lines). 0, or -1 with why in err
+ * ("unknown key", or options_take's). */
+int config_set(struct config *c, const struct options_spec *spec, const char *key, const char *value, bool *given,
+	       char *err, size_t cap);
+
 /* After a reload: cur and fresh are one table over two sets of
  * destinations (what is in force, what the file says now). For each entry
  * whose values differ, say(arg, line) gets "key: old → new" and, when the
