@@ -208,8 +208,8 @@ static void settings_init(struct settings *st, struct edge_cfg *cfg)
 }
 
 /* Fills st (defaults, then argv, then the config file argv names, cf
- * holding its strings) and loads the key files into st->cfg->keys. 0, 1
- * (--help), or 2 with why in err (empty when options_parse said it). */
+ * holding its strings). 0, 1 (--help), or 2 with why in err (empty when
+ * options_parse said it). */
 static int settings_read(struct settings *st, struct edge_cfg *cfg, struct config *cf, int argc, char **argv,
 			 char *err, size_t cap)
 {
@@ -227,7 +227,7 @@ static int settings_read(struct settings *st, struct edge_cfg *cfg, struct confi
 	}
 	cfg->norigins = st->origins.n;
 	cfg->policy.leeway_s = st->leeway;
-	return load_keys(cfg, &st->secrets, &st->pems, err, cap) ? 2 : 0;
+	return 0;
 }
 
 /* The startup: settings_read into cfg (holding nothing yet), the log set
@@ -240,6 +240,8 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg)
 	loaded.argv = argv;
 	loaded.cf = config_new();
 	int rc = loaded.cf ? settings_read(st, cfg, loaded.cf, argc, argv, err, sizeof(err)) : 2;
+	if (!rc && load_keys(cfg, &st->secrets, &st->pems, err, sizeof(err)))
+		rc = 2;
 	if (rc) {
 		if (rc == 2 && err[0])
 			fprintf(stderr, "ringmq-bridge: %s\n", err);
@@ -301,6 +303,10 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 		log_error("SIGHUP: %s: refused, the old settings stay", err);
 		goto out;
 	}
+	if (load_keys(fcfg, &fresh->secrets, &fresh->pems, err, sizeof(err)) != 0) {
+		log_error("SIGHUP: key files not reloaded, the old settings and keys stay in force: %s", err);
+		goto out;
+	}
 	int per_minute = e->cfg.initiate_per_minute, burst = e->cfg.initiate_burst, restart = 0;
 	int applied = config_apply(cur->spec, fresh->spec, say_change, NULL, &restart);
 	e->cfg.norigins = cur->origins.n;
@@ -320,9 +326,9 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 	jwt_keyset_free(e->cfg.keys);
 	e->cfg.keys = fcfg->keys;
 	jwt_keyset_describe(e->cfg.keys, keys, sizeof(keys));
-	log_info("SIGHUP: %s%sreloaded: %d change(s) applied, %d need a restart; keys: %s",
-		 cur->config ? cur->config : "", cur->config ? " and the key files " : "key files ", applied, restart,
-		 keys);
+	if (cur->config)
+		log_info("SIGHUP: %s reloaded: %d change(s) applied, %d need a restart", cur->config, applied, restart);
+	log_info("SIGHUP: key files reloaded: %s", keys);
 out:
 	config_keep(loaded.cf, cur->spec);
 	free(fresh);

@@ -708,7 +708,7 @@ static void log_config(const struct plugin_config *c, const char *what)
 
 static void say_change(void *arg, const char *line)
 {
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": reload: %s", line);
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": SIGHUP: %s", line);
 }
 
 static int on_reload(int event, void *event_data, void *userdata)
@@ -725,7 +725,7 @@ static int on_reload(int event, void *event_data, void *userdata)
 	 * then the config file as it is now. Nothing changes unless the whole
 	 * of it, key files included, reads. */
 	if (!fresh || settings_read(fresh, p->cf, p->opts, p->opt_count) || plugin_config_build(fresh, &cand)) {
-		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": reload refused, keeping the old settings, keys and secrets");
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": reload failed, keeping the old settings, keys and secrets");
 		goto out;
 	}
 	int applied = config_apply(p->st.spec, fresh->spec, say_change, NULL, &restart);
@@ -739,9 +739,9 @@ static int on_reload(int event, void *event_data, void *userdata)
 	}
 	plugin_config_free(&p->cfg);
 	p->cfg = cand;
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": reload: %d change(s) applied, %d need a restart", applied,
-			     restart);
 	log_config(&p->cfg, "reloaded");
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": SIGHUP: %d change(s) applied, %d need a restart", applied,
+			     restart);
 out:
 	config_keep(p->cf, p->st.spec);
 	free(fresh);
