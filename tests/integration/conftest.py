@@ -8,7 +8,9 @@ on free loopback ports, each stack in its own temp state dir.
   way) at its end, e.g. more plugin_opt_* for the auth plugin.
 - Stack(config=text) writes text ("{dir}" = the state dir) to
   <state dir>/ringmq.conf and hands it to all three: --config to rules and
-  the bridge, plugin_opt_config_file to the broker's plugin.
+  the bridge, plugin_opt_config_file to the broker's plugin; without it,
+  the file named by $RINGMQ_CONFIG_FILE, if set (test_install.py: the
+  installed example).
 - Binaries come from $RINGMQ_BUILD_DIR (default <repo>/build), each
   overridable by a path in $RINGMQ_BRIDGE, $RINGMQ_RULES, $RINGMQ_TOKEN_BIN
   ($RINGMQ_TOKEN is a user's JWT, examples/mobile_client.py), and the
@@ -130,6 +132,9 @@ class Stack:
         self.ring_timeout_ms = ring_timeout_ms
         self.broker_conf_extra = list(broker_conf_extra)
         self.config_path = None
+        if config is None and os.environ.get("RINGMQ_CONFIG_FILE"):
+            with open(os.environ["RINGMQ_CONFIG_FILE"]) as f:
+                config = f.read()
         if config is not None:
             self.config_path = os.path.join(self.dir, "ringmq.conf")
             self.write_config(config)
