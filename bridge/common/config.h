@@ -51,6 +51,15 @@
 	{"mqtt-host", "mqtt-port", "service-secret-file", "jwt-secret-file", "jwt-public-key-file",    \
 	 "jwt-leeway-s", "jwt-audience", "jwt-issuer", "log-level", "log-format"}
 
+/* The two entries of a program's table that name its config file:
+ * --config FILE (section, e.g. "[rules]", named in --help) and
+ * --check-config, each OPTIONS_CLI; path is a const char **, check a bool *. */
+#define CONFIG_OPTIONS(path, check, section)                                                   \
+	{"config", OPTIONS_STR | OPTIONS_CLI, (path), 0, 0, "FILE",                            \
+	 "read settings from FILE, section " section " (flags win over it;\nSIGHUP reads it again)"}, \
+	{"check-config", OPTIONS_TRUE | OPTIONS_CLI, (check), 0, 0, NULL,                      \
+	 "check the settings (and the files they name), then exit"}
+
 /* The strings read from config files, owned until no destination names
  * them (config_keep). */
 struct config;

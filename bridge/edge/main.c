@@ -144,11 +144,7 @@ static void settings_init(struct settings *st, struct edge_cfg *cfg)
 	int env_level = log_level_parse(getenv("RINGMQ_LOG_LEVEL"));
 	st->level = env_level < 0 ? LOG_LEVEL_INFO : env_level;
 	const struct options_spec spec[] = {
-		{"config", OPTIONS_STR | OPTIONS_CLI, &st->config, 0, 0, "FILE",
-		 "read settings from FILE, section [bridge] (flags win over it;\n"
-		 "SIGHUP reads it again)"},
-		{"check-config", OPTIONS_TRUE | OPTIONS_CLI, &st->check, 0, 0, NULL,
-		 "check the settings (and the files they name), then exit"},
+		CONFIG_OPTIONS(&st->config, &st->check, "[bridge]"),
 		{"listen", OPTIONS_STR, &cfg->listen, 0, 0, "ADDR", "listen address (default 127.0.0.1)"},
 		{"port", OPTIONS_INT, &cfg->port, 0, 65535, "N", "HTTP/WebSocket port (default 8080)"},
 		{"mqtt-host", OPTIONS_STR, &cfg->mqtt_host, 0, 0, "H", "broker host (default 127.0.0.1)"},

@@ -307,11 +307,7 @@ static void settings_init(struct settings *st)
 	if (env_level && log_level_parse(env_level) >= 0)
 		st->level = log_level_parse(env_level);
 	const struct options_spec spec[] = {
-		{"config", OPTIONS_STR | OPTIONS_CLI, &st->config, 0, 0, "FILE",
-		 "read settings from FILE, section [rules] (flags win over it;\n"
-		 "SIGHUP reads it again)"},
-		{"check-config", OPTIONS_TRUE | OPTIONS_CLI, &st->check, 0, 0, NULL,
-		 "check the settings (and the files they name), then exit"},
+		CONFIG_OPTIONS(&st->config, &st->check, "[rules]"),
 		{"mqtt-host", OPTIONS_STR, &st->host, 0, 0, "H", "broker host (default 127.0.0.1)"},
 		{"mqtt-port", OPTIONS_LONG, &st->port, 1, 65535, "N", "broker port (default 1883)"},
 		{"service-secret-file", OPTIONS_STR, &st->secret_file, 0, 0, "F",
