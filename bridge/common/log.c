@@ -103,8 +103,9 @@ static void json_string_out(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void emit(enum log_level level, const char *call_id, const char *user_id, const char *device_id,
-		 const char *fmt, va_list ap)
+static void __attribute__((format(printf, 5, 0))) emit(enum log_level level, const char *call_id,
+							 const char *user_id, const char *device_id, const char *fmt,
+							 va_list ap)
 {
 	if (level > log_level_cur)
 		return;
