@@ -3,7 +3,8 @@ a stack (conftest.Stack(config=...)) whose bridge (--config), rules
 (--config) and broker plugin (plugin_opt_config_file) read one file.
 
 - SIGHUP to all three after the file changed: a lower max-sockets-per-user
-  refuses the next socket (4429), a new ring-timeout-ms makes the next call
+  refuses the next socket (4429), a lower initiate-burst answers a caller's
+  second call 429, a new ring-timeout-ms makes the next call
   go missed that much sooner, a lower outbox burst limits a phone that is
   already connected, and a rotated key (the key file rewritten) is the one
   tokens are checked with, by the bridge and by the broker; no WebSocket and
@@ -48,6 +49,7 @@ jwt-leeway-s = 0
 
 [bridge]
 max-sockets-per-user = {sockets}
+initiate-burst = {initiates}
 request-timeout-ms = {timeout}
 max-frame = 256
 [rules]
@@ -58,8 +60,8 @@ outbox-burst = {burst}
 """
 
 
-def good(sockets=3, timeout=2000, ring=45000, rate=50, burst=100):
-    return GOOD.format(sockets=sockets, timeout=timeout, ring=ring, rate=rate, burst=burst)
+def good(sockets=3, initiates=5, timeout=2000, ring=45000, rate=50, burst=100):
+    return GOOD.format(sockets=sockets, initiates=initiates, timeout=timeout, ring=ring, rate=rate, burst=burst)
 
 
 @pytest.fixture(scope="module")
@@ -168,10 +170,10 @@ def test_sighup_applies_live_settings_and_drops_nothing(cfg_stack):
     mine = [opened(st.ws_notify(a)), opened(st.ws_notify(a))]
     phone = Phone(st, User(st, "cfgphone"))
     old_secret = rotate_key(st)
-    reload(st, good(sockets=2, timeout=3000, ring=1500, rate=1, burst=1), {
-        st.bridge: [r"^SIGHUP: max-sockets-per-user: 3 → 2$",
+    reload(st, good(sockets=2, initiates=1, timeout=3000, ring=1500, rate=1, burst=1), {
+        st.bridge: [r"^SIGHUP: max-sockets-per-user: 3 → 2$", r"^SIGHUP: initiate-burst: 5 → 1$",
                     r"^SIGHUP: request-timeout-ms: 2000 → 3000: needs a restart, not applied$",
-                    r"reloaded: 1 change\(s\) applied, 1 need a restart"],
+                    r"reloaded: 2 change\(s\) applied, 1 need a restart"],
         st.rules: [r"^SIGHUP: ring-timeout-ms: 45000 → 1500$", r"reloaded: 1 change\(s\) applied, 0 need"],
         st.broker: [r"ringmq_auth: SIGHUP: outbox-rate: 50 → 1$", r"ringmq_auth: SIGHUP: outbox-burst: 100 → 1$",
                     r"ringmq_auth: reloaded", r"ringmq_auth: SIGHUP: 2 change\(s\) applied, 0 need a restart"],
@@ -197,6 +199,11 @@ def test_sighup_applies_live_settings_and_drops_nothing(cfg_stack):
     assert not phone.gone.is_set()
     # the new ring time-out: a call goes missed within seconds, not 45
     rings_out(st, unique("caller"), unique("callee"), within=DEFAULT_WAIT)
+    # the new initiate burst: a caller's second call at once is 429 (5 passed before)
+    caller, r1, r2 = unique("burst"), unique("r"), unique("r")
+    assert st.http.initiate(st.token(caller), r1, st.conversation([caller, r1])).status == 201
+    res = st.http.initiate(st.token(caller), r2, st.conversation([caller, r2]))
+    assert res.status == 429 and res.body["error"] == "rate_limited", res
     for w in mine:
         alive(w)
     phone.close()
