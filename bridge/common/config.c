@@ -208,6 +208,17 @@ int config_read(struct config *c, const char *path, const char *part, const stru
 	return rc;
 }
 
+int config_parse(const char *prog, const char *about, const struct options_spec *spec, int argc, char **argv,
+		 const char *const *path, const char *part, struct config *c, char *err, size_t cap)
+{
+	bool given[CONFIG_SPEC_MAX] = {false};
+	err[0] = '\0';
+	int rc = options_parse_seen(prog, about, spec, argc, argv, given);
+	if (rc)
+		return rc;
+	return *path && config_read(c, *path, part, spec, given, err, cap) ? 2 : 0;
+}
+
 int config_set(struct config *c, const struct options_spec *spec, const char *key, const char *value, bool *given,
 	       char *err, size_t cap)
 {

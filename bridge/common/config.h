@@ -78,6 +78,14 @@ void config_free(struct config *c);
 int config_read(struct config *c, const char *path, const char *part, const struct options_spec *spec,
 		const bool *given, char *err, size_t cap);
 
+/* A program's settings at start and on SIGHUP: options_parse_seen over
+ * argv into spec, then, when *path (the destination of its --config entry)
+ * is set, config_read of that file for part, leaving alone what argv gave.
+ * 0, 1 (--help printed), or 2: options_parse said why on stderr (err
+ * empty), or the file's error is in err. */
+int config_parse(const char *prog, const char *about, const struct options_spec *spec, int argc, char **argv,
+		 const char *const *path, const char *part, struct config *c, char *err, size_t cap);
+
 /* Sets the entry of spec named key (OPTIONS_CLI entries included) from
  * value, a copy owned by c, as options_take does, and marks it in given
  * (may be NULL): for settings that come from elsewhere than argv or the

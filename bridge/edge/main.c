@@ -209,14 +209,10 @@ static void settings_init(struct settings *st, struct edge_cfg *cfg)
 static int settings_read(struct settings *st, struct edge_cfg *cfg, struct config *cf, int argc, char **argv,
 			 char *err, size_t cap)
 {
-	bool given[BRIDGE_SPEC_MAX] = {false};
 	settings_init(st, cfg);
-	err[0] = '\0';
-	int rc = options_parse_seen("ringmq-bridge", about, st->spec, argc, argv, given);
+	int rc = config_parse("ringmq-bridge", about, st->spec, argc, argv, &st->config, "bridge", cf, err, cap);
 	if (rc)
 		return rc;
-	if (st->config && config_read(cf, st->config, "bridge", st->spec, given, err, cap) != 0)
-		return 2;
 	if (cfg->ping_interval_s >= cfg->idle_timeout_s) {
 		snprintf(err, cap, "ping-interval-s must be below idle-timeout-s");
 		return 2;

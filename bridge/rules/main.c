@@ -338,14 +338,10 @@ static void settings_init(struct settings *st)
  * options_parse said it). */
 static int settings_read(struct settings *st, struct config *cf, int argc, char **argv, char *err, size_t cap)
 {
-	bool given[RULES_SPEC_MAX] = {false};
 	settings_init(st);
-	err[0] = '\0';
-	int rc = options_parse_seen("ringmq-rules", about, st->spec, argc, argv, given);
+	int rc = config_parse("ringmq-rules", about, st->spec, argc, argv, &st->config, "rules", cf, err, cap);
 	if (rc)
 		return rc;
-	if (st->config && config_read(cf, st->config, "rules", st->spec, given, err, cap) != 0)
-		return 2;
 	if (!st->client_id[0]) {
 		snprintf(err, cap, "client-id must not be empty");
 		return 2;
