@@ -3,8 +3,8 @@
  * main owns the configuration (flags, then the config file: config.h), the
  * libwebsockets context and its loop, the wiring of the parts (edge.h),
  * SIGHUP (the config file and the key files read again, the live settings
- * applied) and the shutdown: SIGTERM/SIGINT close every socket with 1001, flush, tell the
- * broker we are gone and exit 0. */
+ * applied) and the shutdown: SIGTERM/SIGINT close every socket with 1001,
+ * flush, tell the broker we are gone and exit 0. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
