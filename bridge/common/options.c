@@ -1,4 +1,5 @@
-/* options: getopt_long over a table. */
+/* options: getopt_long over a table; options_take is the one place a
+ * value's text becomes its destination's (the config file uses it too). */
 #include "options.h"
 
 #include <errno.h>
@@ -42,10 +43,10 @@ static int number(const char *v, long min, long max, long *out)
 	return 0;
 }
 
-static int take(const char *prog, const struct options_spec *s, const char *v)
+int options_take(const struct options_spec *s, const char *v, char *err, size_t cap)
 {
 	long n;
-	switch (s->kind) {
+	switch (OPTIONS_KIND(s)) {
 	case OPTIONS_STR:
 		*(const char **)s->dst = v;
 		return 0;
@@ -53,44 +54,69 @@ static int take(const char *prog, const struct options_spec *s, const char *v)
 	case OPTIONS_LONG:
 	case OPTIONS_SIZE:
 		if (number(v, s->min, s->max, &n) != 0) {
-			fprintf(stderr, "%s: --%s takes a whole number from %ld to %ld, not \"%s\"\n", prog, s->name,
-				s->min, s->max, v);
-			return 2;
+			snprintf(err, cap, "takes a whole number from %ld to %ld, not \"%s\"", s->min, s->max, v);
+			return -1;
 		}
-		if (s->kind == OPTIONS_INT)
+		if (OPTIONS_KIND(s) == OPTIONS_INT)
 			*(int *)s->dst = (int)n;
-		else if (s->kind == OPTIONS_LONG)
+		else if (OPTIONS_KIND(s) == OPTIONS_LONG)
 			*(long *)s->dst = n;
 		else
 			*(size_t *)s->dst = (size_t)n;
 		return 0;
 	case OPTIONS_TRUE:
 	case OPTIONS_FALSE:
-		*(bool *)s->dst = s->kind == OPTIONS_TRUE;
+		if (v && strcmp(v, "true") && strcmp(v, "false")) {
+			snprintf(err, cap, "takes true or false, not \"%s\"", v);
+			return -1;
+		}
+		*(bool *)s->dst = (OPTIONS_KIND(s) == OPTIONS_TRUE) == (!v || !strcmp(v, "true"));
 		return 0;
 	case OPTIONS_LIST: {
 		struct options_list *l = s->dst;
 		if (l->n >= l->max) {
-			fprintf(stderr, "%s: --%s may be given at most %d times\n", prog, s->name, l->max);
-			return 2;
+			snprintf(err, cap, "may be given at most %d times", l->max);
+			return -1;
 		}
 		l->items[l->n++] = v;
 		return 0;
 	}
-	case OPTIONS_LEVEL: {
-		int lv = log_level_parse(v);
-		if (lv < 0) {
-			fprintf(stderr, "%s: --%s takes error, warn, info or debug, not \"%s\"\n", prog, s->name, v);
-			return 2;
+	case OPTIONS_LEVEL:
+	case OPTIONS_FORMAT: {
+		bool level = OPTIONS_KIND(s) == OPTIONS_LEVEL;
+		int got = level ? log_level_parse(v) : log_format_parse(v);
+		if (got < 0) {
+			snprintf(err, cap, "takes %s, not \"%s\"", level ? "error, warn, info or debug" : "text or json", v);
+			return -1;
 		}
-		*(int *)s->dst = lv;
+		*(int *)s->dst = got;
 		return 0;
 	}
 	}
-	return 2;
+	snprintf(err, cap, "has an unknown kind");
+	return -1;
+}
+
+int options_list_join(const struct options_list *l, char *buf, size_t cap)
+{
+	size_t at = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < l->n; i++) {
+		int n = snprintf(buf + at, cap - at, "%s%s", i ? "," : "", l->items[i]);
+		if (strchr(l->items[i], ',') || n < 0 || (size_t)n >= cap - at)
+			return -1;
+		at += (size_t)n;
+	}
+	return 0;
 }
 
 int options_parse(const char *prog, const char *about, const struct options_spec *spec, int argc, char **argv)
+{
+	return options_parse_seen(prog, about, spec, argc, argv, NULL);
+}
+
+int options_parse_seen(const char *prog, const char *about, const struct options_spec *spec, int argc, char **argv,
+		       bool *seen)
 {
 	struct option opts[OPTIONS_MAX + 2];
 	int n = 0;
@@ -99,7 +125,7 @@ int options_parse(const char *prog, const char *about, const struct options_spec
 			fprintf(stderr, "%s: %s: more than %d options\n", prog, __func__, OPTIONS_MAX);
 			return 2;
 		}
-		bool flag = spec[n].kind == OPTIONS_TRUE || spec[n].kind == OPTIONS_FALSE;
+		bool flag = OPTIONS_KIND(&spec[n]) == OPTIONS_TRUE || OPTIONS_KIND(&spec[n]) == OPTIONS_FALSE;
 		opts[n] = (struct option){spec[n].name, flag ? no_argument : required_argument, NULL, OPTIONS_VAL0 + n};
 	}
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
@@ -113,9 +139,14 @@ int options_parse(const char *prog, const char *about, const struct options_spec
 			return 1;
 		}
 		if (c >= OPTIONS_VAL0) {
-			int rc = take(prog, &spec[c - OPTIONS_VAL0], optarg);
-			if (rc)
-				return rc;
+			const struct options_spec *s = &spec[c - OPTIONS_VAL0];
+			char err[OPTIONS_ERR_MAX];
+			if (options_take(s, optarg, err, sizeof(err)) != 0) {
+				fprintf(stderr, "%s: --%s %s\n", prog, s->name, err);
+				return 2;
+			}
+			if (seen)
+				seen[c - OPTIONS_VAL0] = true;
 			continue;
 		}
 		if (c == ':')

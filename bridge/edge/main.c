@@ -1,9 +1,10 @@
 /* ringmq-bridge: the WebSocket/HTTP edge of ringmq.
  *
- * main owns the configuration, the libwebsockets context and its loop, the
- * wiring of the parts (edge.h), SIGHUP (the key files read again) and the
- * shutdown: SIGTERM/SIGINT close every socket with 1001, flush, tell the
- * broker we are gone and exit 0. */
+ * main owns the configuration (flags, then the config file: config.h), the
+ * libwebsockets context and its loop, the wiring of the parts (edge.h),
+ * SIGHUP (the config file and the key files read again, the live settings
+ * applied) and the shutdown: SIGTERM/SIGINT close every socket with 1001,
+ * flush, tell the broker we are gone and exit 0. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "ask.h"
 #include "broker.h"
 #include "clock.h"
+#include "config.h"
 #include "edge.h"
 #include "ice.h"
 #include "inbox.h"
@@ -48,20 +50,6 @@ static void shutdown_poll(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
-/* SIGHUP: every key file read again, all or nothing; no socket dropped
- * (a socket's token was checked when it opened). */
-static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	struct shutdown *s = w->data;
-	char err[JWT_KEYS_ERR_MAX], keys[JWT_KEYS_ERR_MAX];
-	if (jwt_keyset_reload(s->e->cfg.keys, err, sizeof(err)) != 0) {
-		log_error("SIGHUP: key files not reloaded, the old keys stay in force: %s", err);
-		return;
-	}
-	jwt_keyset_describe(s->e->cfg.keys, keys, sizeof(keys));
-	log_info("SIGHUP: key files reloaded: %s", keys);
-}
-
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct shutdown *s = w->data;
@@ -78,143 +66,291 @@ static const char about[] =
 	"The WebSocket/HTTP edge of ringmq: web clients connect here; frames travel\n"
 	"over MQTT to ringmq-rules and back.";
 
-/* "a,b,c" of a list's items into buf; -1 when it does not fit or an item
- * holds a comma (jwt_keyset_load takes comma-separated lists). */
-static int join_list(const struct options_list *l, char *buf, size_t cap)
-{
-	size_t at = 0;
-	buf[0] = '\0';
-	for (int i = 0; i < l->n; i++) {
-		int n = snprintf(buf + at, cap - at, "%s%s", i ? "," : "", l->items[i]);
-		if (strchr(l->items[i], ',') || n < 0 || (size_t)n >= cap - at)
-			return -1;
-		at += (size_t)n;
-	}
-	return 0;
-}
+#define BRIDGE_SPEC_MAX 64 /* entries of the option table */
+
+/* One reading of the command line and the config file: cfg (the one in
+ * force, or a fresh one on SIGHUP) and the options that are read into it. */
+struct settings {
+	struct edge_cfg *cfg;
+	const char *api_file, *svc_file, *secret_files[JWT_KEYS_MAX], *pem_files[JWT_KEYS_MAX];
+	struct options_list origins, secrets, pems, turns, stuns;
+	const char *turn_file;
+	long leeway;
+	int level, format;
+	const char *config;
+	bool check;
+	struct options_spec spec[BRIDGE_SPEC_MAX];
+};
+
+/* What SIGHUP reads again: the settings in force, the config file's
+ * strings, the command line. */
+static struct {
+	struct settings st;
+	struct config *cf;
+	int argc;
+	char **argv;
+} loaded;
 
 /* The key set of the key files, or of $RINGMQ_JWT_SECRET when none is
- * named. 0, or -1 after a message. */
-static int load_keys(struct edge_cfg *cfg, const struct options_list *secrets, const struct options_list *pems)
+ * named, into cfg->keys. 0, or -1 with why in err. */
+static int load_keys(struct edge_cfg *cfg, const struct options_list *secrets, const struct options_list *pems,
+		     char *err, size_t cap)
 {
-	char s[EDGE_PATHS_MAX], p[EDGE_PATHS_MAX], err[JWT_KEYS_ERR_MAX];
-	if (join_list(secrets, s, sizeof(s)) || join_list(pems, p, sizeof(p))) {
-		fprintf(stderr, "ringmq-bridge: key file names too long, or holding a comma\n");
+	char s[EDGE_PATHS_MAX], p[EDGE_PATHS_MAX];
+	if (options_list_join(secrets, s, sizeof(s)) || options_list_join(pems, p, sizeof(p))) {
+		snprintf(err, cap, "key file names too long, or holding a comma");
 		return -1;
 	}
-	if (jwt_keyset_load(&cfg->keys, s, p, err, sizeof(err)) != 0) {
-		fprintf(stderr, "ringmq-bridge: %s\n", err);
+	if (jwt_keyset_load(&cfg->keys, s, p, err, cap) != 0)
 		return -1;
-	}
 	if (secrets->n || pems->n)
 		return 0;
 	size_t len = 0;
 	char *env = secret_load(NULL, "RINGMQ_JWT_SECRET", &len);
-	int rc = env ? jwt_keyset_add_secret(cfg->keys, NULL, (const unsigned char *)env, len, err, sizeof(err)) : -1;
+	int rc = env ? jwt_keyset_add_secret(cfg->keys, NULL, (const unsigned char *)env, len, err, cap) : -1;
 	free(env);
-	if (rc != 0)
-		fprintf(stderr, "ringmq-bridge: no key for user tokens (--jwt-secret-file, --jwt-public-key-file or "
-				"$RINGMQ_JWT_SECRET)\n");
+	if (rc != 0) {
+		snprintf(err, cap, "no key for user tokens (--jwt-secret-file, --jwt-public-key-file or $RINGMQ_JWT_SECRET)");
+		jwt_keyset_free(cfg->keys);
+		cfg->keys = NULL;
+	}
 	return rc;
 }
 
-/* Fills cfg (holding the defaults) from argv; 0, 1 (--help) or 2 (bad). */
-static int parse_args(int argc, char **argv, struct edge_cfg *cfg, int *level)
+/* The defaults into *cfg and the table of st over them. */
+static void settings_init(struct settings *st, struct edge_cfg *cfg)
 {
-	const char *api_file = NULL, *svc_file = NULL, *turn_file = NULL, *secret_files[JWT_KEYS_MAX],
-		   *pem_files[JWT_KEYS_MAX];
-	struct options_list origins = {cfg->origins, 0, EDGE_MAX_ORIGINS};
-	struct options_list turns = {cfg->ice.turn, 0, ICE_URIS_MAX}, stuns = {cfg->ice.stun, 0, ICE_URIS_MAX};
-	struct options_list secrets = {secret_files, 0, JWT_KEYS_MAX}, pems = {pem_files, 0, JWT_KEYS_MAX};
-	long leeway = 0;
+	*cfg = (struct edge_cfg){
+		.listen = "127.0.0.1",
+		.port = 8080,
+		.mqtt_host = "127.0.0.1",
+		.mqtt_port = 1883,
+		.request_timeout_ms = 2000,
+		.initiate_per_minute = EDGE_INITIATE_PER_MINUTE,
+		.initiate_burst = EDGE_INITIATE_BURST,
+		.max_frame = 64 * 1024,
+		.rate = 50,
+		.burst = 100,
+		.send_queue = 1024 * 1024,
+		.handshake_timeout_s = EDGE_HANDSHAKE_TIMEOUT_S,
+		.ping_interval_s = EDGE_WS_PING_S,
+		.idle_timeout_s = EDGE_WS_HANGUP_S,
+		.max_sockets_per_user = EDGE_MAX_SOCKETS_PER_USER,
+		.policy = JWT_POLICY_DEFAULT,
+		.ice = {.ttl_s = ICE_TTL_DEFAULT_S},
+	};
+	memset(st, 0, sizeof(*st));
+	st->cfg = cfg;
+	st->origins = (struct options_list){cfg->origins, 0, EDGE_MAX_ORIGINS};
+	st->secrets = (struct options_list){st->secret_files, 0, JWT_KEYS_MAX};
+	st->pems = (struct options_list){st->pem_files, 0, JWT_KEYS_MAX};
+	st->turns = (struct options_list){cfg->ice.turn, 0, ICE_URIS_MAX};
+	st->stuns = (struct options_list){cfg->ice.stun, 0, ICE_URIS_MAX};
+	int env_level = log_level_parse(getenv("RINGMQ_LOG_LEVEL"));
+	st->level = env_level < 0 ? LOG_LEVEL_INFO : env_level;
 	const struct options_spec spec[] = {
+		CONFIG_OPTIONS(&st->config, &st->check, "[bridge]"),
 		{"listen", OPTIONS_STR, &cfg->listen, 0, 0, "ADDR", "listen address (default 127.0.0.1)"},
 		{"port", OPTIONS_INT, &cfg->port, 0, 65535, "N", "HTTP/WebSocket port (default 8080)"},
 		{"mqtt-host", OPTIONS_STR, &cfg->mqtt_host, 0, 0, "H", "broker host (default 127.0.0.1)"},
 		{"mqtt-port", OPTIONS_INT, &cfg->mqtt_port, 1, 65535, "N", "broker port (default 1883)"},
-		{"jwt-secret-file", OPTIONS_LIST, &secrets, 0, 0, "F",
+		{"jwt-secret-file", OPTIONS_LIST | OPTIONS_LIVE, &st->secrets, 0, 0, "F",
 		 "HS256 key for user tokens, kid = F's name without extension\n"
 		 "(repeatable; none and no --jwt-public-key-file: $RINGMQ_JWT_SECRET)"},
-		{"jwt-public-key-file", OPTIONS_LIST, &pems, 0, 0, "F",
+		{"jwt-public-key-file", OPTIONS_LIST | OPTIONS_LIVE, &st->pems, 0, 0, "F",
 		 "RS256 (RSA) or ES256 (P-256) PEM public key, kid = F's name\n"
 		 "without extension (repeatable; SIGHUP re-reads every key file)"},
-		{"jwt-leeway-s", OPTIONS_LONG, &leeway, 0, JWT_LEEWAY_MAX_S, "N",
+		{"jwt-leeway-s", OPTIONS_LONG | OPTIONS_LIVE, &st->leeway, 0, JWT_LEEWAY_MAX_S, "N",
 		 "leeway on a token's exp, nbf and iat (default 0)"},
-		{"jwt-audience", OPTIONS_STR, &cfg->policy.audience, 0, 0, "A", "tokens must name A in aud (default: aud ignored)"},
-		{"jwt-issuer", OPTIONS_STR, &cfg->policy.issuer, 0, 0, "I", "tokens must have iss I (default: iss ignored)"},
-		{"api-key-file", OPTIONS_STR, &api_file, 0, 0, "F",
+		{"jwt-audience", OPTIONS_STR | OPTIONS_LIVE, &cfg->policy.audience, 0, 0, "A",
+		 "tokens must name A in aud (default: aud ignored)"},
+		{"jwt-issuer", OPTIONS_STR | OPTIONS_LIVE, &cfg->policy.issuer, 0, 0, "I",
+		 "tokens must have iss I (default: iss ignored)"},
+		{"api-key-file", OPTIONS_STR, &st->api_file, 0, 0, "F",
 		 "server API key (else $RINGMQ_API_KEY; none: /api/ answers 401)"},
-		{"service-secret-file", OPTIONS_STR, &svc_file, 0, 0, "F",
+		{"service-secret-file", OPTIONS_STR, &st->svc_file, 0, 0, "F",
 		 "broker login as svc:bridge (else $RINGMQ_SERVICE_SECRET; none: anonymous)"},
 		{"web-root", OPTIONS_STR, &cfg->web_root, 0, 0, "DIR", "serve the demo page from DIR at /"},
-		{"allow-origin", OPTIONS_LIST, &origins, 0, 0, "ORIGIN",
+		{"allow-origin", OPTIONS_LIST | OPTIONS_LIVE, &st->origins, 0, 0, "ORIGIN",
 		 "allow this Origin for WebSockets and CORS (repeatable; \"*\" = any;\n"
 		 "the bridge's own origin is always allowed)"},
-		{"initiate-per-minute", OPTIONS_INT, &cfg->initiate_per_minute, 1, 60000, "N",
+		{"initiate-per-minute", OPTIONS_INT | OPTIONS_LIVE, &cfg->initiate_per_minute, 1, 60000, "N",
 		 "POST /calls/initiate/ per caller and minute, beyond: 429 (default 10)"},
-		{"initiate-burst", OPTIONS_INT, &cfg->initiate_burst, 1, 10000, "N",
+		{"initiate-burst", OPTIONS_INT | OPTIONS_LIVE, &cfg->initiate_burst, 1, 10000, "N",
 		 "... with bursts of N (default 5)"},
 		{"request-timeout-ms", OPTIONS_INT, &cfg->request_timeout_ms, 10, 600000, "N",
 		 "longest wait for rules before 503 (default 2000)"},
-		{"max-frame", OPTIONS_SIZE, &cfg->max_frame, 128, 16 << 20, "BYTES",
+		{"max-frame", OPTIONS_SIZE | OPTIONS_LIVE, &cfg->max_frame, 128, 16 << 20, "BYTES",
 		 "larger frames close the socket with 1009 (default 65536)"},
-		{"rate", OPTIONS_INT, &cfg->rate, 1, 1000000, "N", "frames per second per socket (default 50)"},
-		{"burst", OPTIONS_INT, &cfg->burst, 1, 1000000, "N", "burst allowance (default 100)"},
-		{"send-queue", OPTIONS_SIZE, &cfg->send_queue, 1024, 1L << 30, "BYTES",
+		{"rate", OPTIONS_INT | OPTIONS_LIVE, &cfg->rate, 1, 1000000, "N", "frames per second per socket (default 50)"},
+		{"burst", OPTIONS_INT | OPTIONS_LIVE, &cfg->burst, 1, 1000000, "N", "burst allowance (default 100)"},
+		{"send-queue", OPTIONS_SIZE | OPTIONS_LIVE, &cfg->send_queue, 1024, 1L << 30, "BYTES",
 		 "queued for one socket before close 1013 (default 1048576)"},
-		{"ping-interval-s", OPTIONS_INT, &cfg->ping_interval_s, 1, 86400, "N",
+		{"ping-interval-s", OPTIONS_INT | OPTIONS_LIVE, &cfg->ping_interval_s, 1, 86400, "N",
 		 "WebSocket ping after N s of silence from a client (default 30)"},
-		{"idle-timeout-s", OPTIONS_INT, &cfg->idle_timeout_s, 2, 86400, "N",
+		{"idle-timeout-s", OPTIONS_INT | OPTIONS_LIVE, &cfg->idle_timeout_s, 2, 86400, "N",
 		 "drop a socket silent (no frame, no pong) for N s (default 60)"},
 		{"handshake-timeout-s", OPTIONS_INT, &cfg->handshake_timeout_s, 1, 3600, "N",
 		 "a connection must complete its HTTP request or WebSocket\n"
 		 "handshake (and send an HTTP body) within N s (default 10)"},
-		{"max-sockets-per-user", OPTIONS_INT, &cfg->max_sockets_per_user, 1, 1000000, "N",
+		{"max-sockets-per-user", OPTIONS_INT | OPTIONS_LIVE, &cfg->max_sockets_per_user, 1, 1000000, "N",
 		 "WebSockets one user may hold (both kinds); the next is closed\n"
 		 "with 4429 (default 32)"},
-		{"turn-uri", OPTIONS_LIST, &turns, 0, 0, "URI",
+		{"turn-uri", OPTIONS_LIST, &st->turns, 0, 0, "URI",
 		 "TURN server for GET /calls/ice-servers/, e.g. turn:turn.example:3478\n"
 		 "(repeatable; needs --turn-secret-file: without one the bridge\n"
 		 "refuses to start)"},
-		{"stun-uri", OPTIONS_LIST, &stuns, 0, 0, "URI",
+		{"stun-uri", OPTIONS_LIST, &st->stuns, 0, 0, "URI",
 		 "STUN server for GET /calls/ice-servers/, e.g. stun:turn.example:3478\n"
 		 "(repeatable)"},
-		{"turn-secret-file", OPTIONS_STR, &turn_file, 0, 0, "F",
+		{"turn-secret-file", OPTIONS_STR, &st->turn_file, 0, 0, "F",
 		 "the TURN server's static-auth-secret (coturn use-auth-secret):\n"
 		 "TURN credentials are HMACs of it; read at start"},
 		{"turn-ttl-s", OPTIONS_LONG, &cfg->ice.ttl_s, 1, ICE_TTL_MAX_S, "N",
 		 "a TURN credential is good for N s (default 86400)"},
-		{"no-require-exp", OPTIONS_FALSE, &cfg->policy.require_exp, 0, 0, NULL, "accept tokens without exp"},
-		{"log-level", OPTIONS_LEVEL, level, 0, 0, "L", "error, warn, info, debug (default info; or $RINGMQ_LOG_LEVEL)"},
+		{"no-require-exp", OPTIONS_FALSE | OPTIONS_LIVE, &cfg->policy.require_exp, 0, 0, NULL,
+		 "accept tokens without exp"},
+		{"log-level", OPTIONS_LEVEL | OPTIONS_LIVE, &st->level, 0, 0, "L",
+		 "error, warn, info, debug (default info; or $RINGMQ_LOG_LEVEL)"},
+		{"log-format", OPTIONS_FORMAT | OPTIONS_LIVE, &st->format, 0, 0, "F",
+		 "text (default) or json: one object a line (ts, level, msg, ids)"},
 		{NULL, 0, NULL, 0, 0, NULL, NULL},
 	};
-	int rc = options_parse("ringmq-bridge", about, spec, argc, argv);
+	_Static_assert(sizeof(spec) / sizeof(spec[0]) <= BRIDGE_SPEC_MAX, "BRIDGE_SPEC_MAX");
+	memcpy(st->spec, spec, sizeof(spec));
+}
+
+/* Fills st (defaults, then argv, then the config file argv names, cf
+ * holding its strings). 0, 1 (--help), or 2 with why in err (empty when
+ * options_parse said it). */
+static int settings_read(struct settings *st, struct edge_cfg *cfg, struct config *cf, int argc, char **argv,
+			 char *err, size_t cap)
+{
+	settings_init(st, cfg);
+	int rc = config_parse("ringmq-bridge", about, st->spec, argc, argv, &st->config, "bridge", cf, err, cap);
 	if (rc)
 		return rc;
-	cfg->norigins = origins.n;
 	if (cfg->ping_interval_s >= cfg->idle_timeout_s) {
-		fprintf(stderr, "ringmq-bridge: --ping-interval-s must be below --idle-timeout-s\n");
+		snprintf(err, cap, "ping-interval-s must be below idle-timeout-s");
 		return 2;
 	}
-	cfg->policy.leeway_s = leeway;
-	if (load_keys(cfg, &secrets, &pems) != 0)
+	cfg->norigins = st->origins.n;
+	cfg->policy.leeway_s = st->leeway;
+	cfg->ice.nturn = st->turns.n;
+	cfg->ice.nstun = st->stuns.n;
+	return 0;
+}
+
+/* The startup: settings_read into cfg (holding nothing yet), the log set
+ * up, the secrets read. 0, 1 (exit 0: --help, --check-config) or 2. */
+static int parse_args(int argc, char **argv, struct edge_cfg *cfg)
+{
+	struct settings *st = &loaded.st;
+	char err[CONFIG_ERR_MAX];
+	loaded.argc = argc;
+	loaded.argv = argv;
+	loaded.cf = config_new();
+	int rc = loaded.cf ? settings_read(st, cfg, loaded.cf, argc, argv, err, sizeof(err)) : 2;
+	if (!rc && load_keys(cfg, &st->secrets, &st->pems, err, sizeof(err)))
+		rc = 2;
+	if (rc) {
+		if (rc == 2 && err[0])
+			fprintf(stderr, "ringmq-bridge: %s\n", err);
+		return rc;
+	}
+	log_init("ringmq-bridge", (enum log_level)st->level);
+	log_set_format((enum log_format)st->format);
+	cfg->api_key = secret_load(st->api_file, "RINGMQ_API_KEY", &cfg->api_key_len);
+	if (st->api_file && !cfg->api_key)
 		return 2;
-	cfg->api_key = secret_load(api_file, "RINGMQ_API_KEY", &cfg->api_key_len);
-	if (api_file && !cfg->api_key)
+	cfg->service_secret = secret_load(st->svc_file, "RINGMQ_SERVICE_SECRET", NULL);
+	if (st->svc_file && !cfg->service_secret)
 		return 2;
-	cfg->service_secret = secret_load(svc_file, "RINGMQ_SERVICE_SECRET", NULL);
-	if (svc_file && !cfg->service_secret)
+	if (st->turn_file && !(cfg->ice.secret = secret_load(st->turn_file, NULL, &cfg->ice.secret_len)))
 		return 2;
-	cfg->ice.nturn = turns.n;
-	cfg->ice.nstun = stuns.n;
-	if (turn_file && !(cfg->ice.secret = secret_load(turn_file, NULL, &cfg->ice.secret_len)))
+	char ice_err[ICE_ERR_MAX];
+	if (ice_cfg_check(&cfg->ice, ice_err, sizeof(ice_err)) != 0) {
+		fprintf(stderr, "ringmq-bridge: %s\n", ice_err);
 		return 2;
-	char err[ICE_ERR_MAX];
-	if (ice_cfg_check(&cfg->ice, err, sizeof(err)) != 0) {
-		fprintf(stderr, "ringmq-bridge: %s\n", err);
-		return 2;
+	}
+	if (st->check) {
+		if (!st->config) {
+			fprintf(stderr, "ringmq-bridge: --check-config needs --config FILE\n");
+			return 2;
+		}
+		printf("ringmq-bridge: %s: ok\n", st->config);
+		return 1;
 	}
 	return 0;
+}
+
+/* libwebsockets' own lines through log.c (so json stays one object a line). */
+static void lws_emit(int level, const char *line)
+{
+	size_t n = strcspn(line, "\n");
+	log_write(level & LLL_ERR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "libwebsockets: %.*s", (int)n, line);
+}
+
+static void set_log_level(int level)
+{
+	log_set_level((enum log_level)level);
+	lws_set_log_level(LLL_ERR | (level >= LOG_LEVEL_DEBUG ? LLL_WARN : 0), lws_emit);
+}
+
+static void say_change(void *arg, const char *line)
+{
+	log_info("SIGHUP: %s", line);
+}
+
+/* SIGHUP: the config file and every key file read again, all or nothing;
+ * what changed and is live applies at once, the rest is logged as needing
+ * a restart. No socket dropped (a socket's token was checked when it
+ * opened; a lower limit applies to what comes next). */
+static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct shutdown *s = w->data;
+	struct edge *e = s->e;
+	struct settings *cur = &loaded.st, *fresh = malloc(sizeof(*fresh));
+	struct edge_cfg *fcfg = malloc(sizeof(*fcfg));
+	char err[CONFIG_ERR_MAX], keys[JWT_KEYS_ERR_MAX];
+	if (!fresh || !fcfg) {
+		log_error("SIGHUP: out of memory: nothing changed");
+		goto out;
+	}
+	if (settings_read(fresh, fcfg, loaded.cf, loaded.argc, loaded.argv, err, sizeof(err)) != 0) {
+		log_error("SIGHUP: %s: refused, the old settings stay", err);
+		goto out;
+	}
+	if (load_keys(fcfg, &fresh->secrets, &fresh->pems, err, sizeof(err)) != 0) {
+		log_error("SIGHUP: key files not reloaded, the old settings and keys stay in force: %s", err);
+		goto out;
+	}
+	int per_minute = e->cfg.initiate_per_minute, burst = e->cfg.initiate_burst, restart = 0;
+	int applied = config_apply(cur->spec, fresh->spec, say_change, NULL, &restart);
+	e->cfg.norigins = cur->origins.n;
+	e->cfg.policy.leeway_s = cur->leeway;
+	set_log_level(cur->level);
+	log_set_format((enum log_format)cur->format);
+	if (per_minute != e->cfg.initiate_per_minute || burst != e->cfg.initiate_burst) {
+		struct ratemap *m = ratemap_new(e->cfg.initiate_burst, 60000 / e->cfg.initiate_per_minute,
+						EDGE_INITIATE_USERS_MAX);
+		if (m) {
+			ratemap_free(e->initiates);
+			e->initiates = m; /* every caller starts with a full bucket of the new size */
+		} else {
+			log_error("SIGHUP: out of memory: the initiate limit stays as it was");
+		}
+	}
+	jwt_keyset_free(e->cfg.keys);
+	e->cfg.keys = fcfg->keys;
+	jwt_keyset_describe(e->cfg.keys, keys, sizeof(keys));
+	if (cur->config)
+		log_info("SIGHUP: %s reloaded: %d change(s) applied, %d need a restart", cur->config, applied, restart);
+	log_info("SIGHUP: key files reloaded: %s", keys);
+out:
+	config_keep(loaded.cf, cur->spec);
+	free(fresh);
+	free(fcfg);
 }
 
 /* --- wiring: callbacks go up, calls go down ------------------------------ */
@@ -341,31 +477,15 @@ fail:
 int main(int argc, char **argv)
 {
 	static struct edge e;
-	int level = log_level_parse(getenv("RINGMQ_LOG_LEVEL"));
-	e.cfg = (struct edge_cfg){
-		.listen = "127.0.0.1",
-		.port = 8080,
-		.mqtt_host = "127.0.0.1",
-		.mqtt_port = 1883,
-		.request_timeout_ms = 2000,
-		.initiate_per_minute = EDGE_INITIATE_PER_MINUTE,
-		.initiate_burst = EDGE_INITIATE_BURST,
-		.max_frame = 64 * 1024,
-		.rate = 50,
-		.burst = 100,
-		.send_queue = 1024 * 1024,
-		.handshake_timeout_s = EDGE_HANDSHAKE_TIMEOUT_S,
-		.ping_interval_s = EDGE_WS_PING_S,
-		.idle_timeout_s = EDGE_WS_HANGUP_S,
-		.max_sockets_per_user = EDGE_MAX_SOCKETS_PER_USER,
-		.policy = JWT_POLICY_DEFAULT,
-		.ice = {.ttl_s = ICE_TTL_DEFAULT_S},
-	};
-	int rc = parse_args(argc, argv, &e.cfg, &level);
-	if (rc)
+	int rc = parse_args(argc, argv, &e.cfg);
+	if (rc) {
+		jwt_keyset_free(e.cfg.keys);
+		free(e.cfg.api_key);
+		free(e.cfg.service_secret);
+		config_free(loaded.cf);
 		return rc == 1 ? 0 : rc;
-	log_init("ringmq-bridge", level < 0 ? LOG_LEVEL_INFO : (enum log_level)level);
-	lws_set_log_level(LLL_ERR | (level >= LOG_LEVEL_DEBUG ? LLL_WARN : 0), NULL);
+	}
+	set_log_level(loaded.st.level);
 
 	ids_bridge_id(e.bridge_id);
 	if (topics_build(TOPICS_BRIDGE_REPLIES, e.bridge_id, e.replies_topic, sizeof(e.replies_topic)) ||
@@ -461,6 +581,7 @@ int main(int argc, char **argv)
 	free(e.cfg.api_key);
 	free(e.cfg.service_secret);
 	free(e.cfg.ice.secret);
+	config_free(loaded.cf);
 	log_info("stopped");
 	return 0;
 }

@@ -375,8 +375,8 @@ static void ws_ready(struct ws_conn *c)
 	if (ack && c->kind == WS_CHAT)
 		json_object_set_new(ack, "conversation_id", json_string(c->conv_id));
 	ws_send_json(c, ack);
-	log_info("socket %s open: user %s, %s%s", c->device_id, c->user_id,
-		 c->kind == WS_CHAT ? "chat " : "notifications", c->kind == WS_CHAT ? c->conv_id : "");
+	log_event(LOG_LEVEL_INFO, NULL, c->user_id, c->device_id, "socket %s open: user %s, %s%s", c->device_id,
+		  c->user_id, c->kind == WS_CHAT ? "chat " : "notifications", c->kind == WS_CHAT ? c->conv_id : "");
 }
 
 static void on_sub_ready(struct subs_member *m)
@@ -708,10 +708,12 @@ static void on_closed(struct edge *e, struct ws_conn *c)
 		user_drop(e->ws, c);
 		e->metrics.sockets_open[c->kind]--;
 		if (c->close_code)
-			log_info("socket %s closed: user %s, by the bridge with %d (%s)", c->device_id, c->user_id,
-				 c->close_code, c->close_why ? c->close_why : "");
+			log_event(LOG_LEVEL_INFO, NULL, c->user_id, c->device_id,
+				  "socket %s closed: user %s, by the bridge with %d (%s)", c->device_id, c->user_id,
+				  c->close_code, c->close_why ? c->close_why : "");
 		else
-			log_info("socket %s closed: user %s", c->device_id, c->user_id);
+			log_event(LOG_LEVEL_INFO, NULL, c->user_id, c->device_id, "socket %s closed: user %s",
+				  c->device_id, c->user_id);
 	}
 	sendq_clear(&c->q);
 	free(c->rx);

@@ -40,10 +40,15 @@
  *               still handling that client's packet there.
  *   DISCONNECT  forgets the connection; the user's last one publishes
  *               {"user_id", "online": false}.
- *   RELOAD      (SIGHUP) re-reads every file the options name, all or
- *               nothing: a failure keeps the old keys and secrets and is
- *               logged. mosquitto 2.0 passes no options with the event, so
- *               the options are those of plugin init, kept. Right after
+ *   RELOAD      (SIGHUP) re-reads the config file (plugin_opt_config_file,
+ *               section [plugin]: common/config.h) and every file the
+ *               settings name, all or nothing: a failure keeps the old
+ *               settings, keys and secrets and is logged (with the file's
+ *               line). What changed is logged; the token settings and the
+ *               outbox limits apply, the service secret's file and the
+ *               client id rule need a restart. mosquitto 2.0 passes no
+ *               options with the event, so the plugin_opt_* lines are those
+ *               of plugin init, kept; they win over the file. Right after
  *               the event the broker re-runs BASIC_AUTH for every client it
  *               holds (mosquitto_security_apply), live or an offline
  *               persistent session, and disconnects those refused: until
@@ -68,6 +73,7 @@
 
 #include "acl.h"
 #include "clock.h"
+#include "config.h"
 #include "frames.h"
 #include "jwt.h"
 #include "limits.h"
@@ -81,6 +87,9 @@
 #define LOG_FIELD_MAX 80 /* longest client-supplied string written to the log */
 #define KICKS_PER_TICK 64 /* disconnections one TICK makes; more wait for the next */
 #define FOR_DEVICE_PROP "for_device" /* user property of an answer for one phone (as rules': bridges skip it) */
+#define PLUGIN_SPEC_MAX 16      /* entries of the option table */
+#define PLUGIN_KEY_MAX 64       /* longest option name */
+#define PLUGIN_PATHS_MAX 8192   /* the key files of one kind, comma-separated */
 
 /* What mosquitto.conf (or the environment) configures; swapped whole on reload. */
 struct plugin_config {
@@ -93,10 +102,23 @@ struct plugin_config {
 	struct limits_cfg limits;  /* plugin_opt_outbox_rate, plugin_opt_outbox_burst */
 };
 
+/* The options as read: the plugin_opt_* lines, then the config file
+ * (plugin_opt_config_file); plugin_config is built from them. */
+struct plugin_settings {
+	const char *secret_files[JWT_KEYS_MAX], *pem_files[JWT_KEYS_MAX];
+	struct options_list secrets, pems;
+	long leeway;
+	const char *audience, *issuer, *require_exp, *service_file, *client_id_rule, *config, *revocations_file;
+	int outbox_rate, outbox_burst;
+	struct options_spec spec[PLUGIN_SPEC_MAX];
+};
+
 struct plugin {
 	mosquitto_plugin_id_t *id;
 	struct mosquitto_opt *opts; /* the options of plugin init, copied: reload reads them again */
 	int opt_count;
+	struct config *cf;          /* the config file's strings */
+	struct plugin_settings st;  /* the settings in force */
 	struct plugin_config cfg;
 	struct logins *logins;
 	struct revoked *revoked;    /* svc/revocations/+ as rules publishes them */
@@ -119,7 +141,7 @@ static const char *printable(const char *s, char out[LOG_FIELD_MAX + 1])
 	return s ? out : "(none)";
 }
 
-static void config_free(struct plugin_config *c)
+static void plugin_config_free(struct plugin_config *c)
 {
 	jwt_keyset_free(c->keys);
 	free(c->audience);
@@ -157,14 +179,6 @@ static int sha256(const void *data, size_t len, unsigned char out[SHA256_DIGEST_
 	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == SHA256_DIGEST_LENGTH ? 0 : -1;
 }
 
-static const char *opt_value(const struct mosquitto_opt *opts, int count, const char *key)
-{
-	for (int i = 0; i < count; i++)
-		if (opts[i].key && !strcmp(opts[i].key, key))
-			return opts[i].value;
-	return NULL;
-}
-
 static int opt_bool(const char *v, bool dflt, bool *out)
 {
 	if (!v)
@@ -178,73 +192,137 @@ static int opt_bool(const char *v, bool dflt, bool *out)
 	return 0;
 }
 
-/* plugin_opt_<name> as a non-empty malloc'd string in *out (NULL when not
- * given). 0, or -1 (logged). */
-static int opt_string(const struct mosquitto_opt *opts, int count, const char *name, char **out)
+/* The defaults into st and its table over them: the plugin_opt_* names
+ * with dashes, the keys of the config file's [plugin] section. */
+static void settings_init(struct plugin_settings *st)
 {
-	const char *v = opt_value(opts, count, name);
+	memset(st, 0, sizeof(*st));
+	st->secrets = (struct options_list){st->secret_files, 0, JWT_KEYS_MAX};
+	st->pems = (struct options_list){st->pem_files, 0, JWT_KEYS_MAX};
+	st->outbox_rate = LIMITS_RATE;
+	st->outbox_burst = LIMITS_BURST;
+	const struct options_spec spec[] = {
+		{"config-file", OPTIONS_STR | OPTIONS_CLI, &st->config, 0, 0, "FILE", "the config file"},
+		{"jwt-secret-file", OPTIONS_LIST | OPTIONS_LIVE, &st->secrets, 0, 0, "F", "HS256 key files"},
+		{"jwt-public-key-file", OPTIONS_LIST | OPTIONS_LIVE, &st->pems, 0, 0, "F", "PEM public key files"},
+		{"jwt-leeway-s", OPTIONS_LONG | OPTIONS_LIVE, &st->leeway, 0, JWT_LEEWAY_MAX_S, "N", "leeway"},
+		{"jwt-audience", OPTIONS_STR | OPTIONS_LIVE, &st->audience, 0, 0, "A", "aud required"},
+		{"jwt-issuer", OPTIONS_STR | OPTIONS_LIVE, &st->issuer, 0, 0, "I", "iss required"},
+		{"require-exp", OPTIONS_STR | OPTIONS_LIVE, &st->require_exp, 0, 0, "B", "exp required"},
+		{"service-secret-file", OPTIONS_STR, &st->service_file, 0, 0, "F", "svc:* password"},
+		{"client-id-rule", OPTIONS_STR, &st->client_id_rule, 0, 0, "R", "strict or any"},
+		{"outbox-rate", OPTIONS_INT | OPTIONS_LIVE, &st->outbox_rate, 1, LIMITS_RATE_MAX, "N", "frames/s"},
+		{"outbox-burst", OPTIONS_INT | OPTIONS_LIVE, &st->outbox_burst, 1, LIMITS_RATE_MAX, "N", "burst"},
+		{"revocations-file", OPTIONS_STR, &st->revocations_file, 0, 0, "F", "where revocations are kept"},
+		{NULL, 0, NULL, 0, 0, NULL, NULL},
+	};
+	_Static_assert(sizeof(spec) / sizeof(spec[0]) <= PLUGIN_SPEC_MAX, "PLUGIN_SPEC_MAX");
+	memcpy(st->spec, spec, sizeof(spec));
+}
+
+/* One plugin_opt_<key> into st: its name with dashes; a list of files is
+ * comma-separated. 0, 1 (not an option of ours), or -1 with why in err. */
+static int settings_opt(struct plugin_settings *st, struct config *cf, const struct mosquitto_opt *o, bool *given,
+			char *err, size_t cap)
+{
+	char key[PLUGIN_KEY_MAX], list[PLUGIN_PATHS_MAX], *save = NULL;
+	size_t n = o->key ? strlen(o->key) : 0;
+	if (!n || n >= sizeof(key))
+		return 1;
+	for (size_t i = 0; i <= n; i++)
+		key[i] = o->key[i] == '_' ? '-' : o->key[i];
+	int i = 0;
+	while (st->spec[i].name && strcmp(st->spec[i].name, key))
+		i++;
+	if (!st->spec[i].name)
+		return 1;
+	if (OPTIONS_KIND(&st->spec[i]) != OPTIONS_LIST)
+		return config_set(cf, st->spec, key, o->value ? o->value : "", given, err, cap);
+	if (snprintf(list, sizeof(list), "%s", o->value ? o->value : "") >= (int)sizeof(list)) {
+		snprintf(err, cap, "%s: longer than %zu bytes", key, sizeof(list) - 1);
+		return -1;
+	}
+	for (char *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save))
+		if (config_set(cf, st->spec, key, f, given, err, cap))
+			return -1;
+	return 0;
+}
+
+/* st from the broker's options, then the config file they name (its
+ * [plugin] section and the shared keys; an option wins over the file). 0,
+ * or -1 (logged, with the file's line). */
+static int settings_read(struct plugin_settings *st, struct config *cf, const struct mosquitto_opt *opts, int count)
+{
+	bool given[PLUGIN_SPEC_MAX] = {false};
+	char err[CONFIG_ERR_MAX];
+	settings_init(st);
+	for (int i = 0; i < count; i++) {
+		for (int j = 0; j < i; j++) {
+			if (opts[i].key && opts[j].key && !strcmp(opts[j].key, opts[i].key)) {
+				/* mosquitto keeps both: which one would count is not obvious */
+				mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_%s given twice (a list "
+						     "of files is one option, comma-separated)", opts[i].key);
+				return -1;
+			}
+		}
+		int rc = settings_opt(st, cf, &opts[i], given, err, sizeof(err));
+		if (rc == 1)
+			mosquitto_log_printf(MOSQ_LOG_WARNING, PLUGIN_NAME ": unknown option plugin_opt_%s ignored",
+					     opts[i].key ? opts[i].key : "");
+		if (rc < 0) {
+			mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_%s: %s", opts[i].key, err);
+			return -1;
+		}
+	}
+	if (st->config && config_read(cf, st->config, "plugin", st->spec, given, err, sizeof(err))) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* A copy of a non-empty string setting in *out (NULL when not set). 0, or
+ * -1 (logged). */
+static int setting_string(const char *v, const char *name, char **out)
+{
 	*out = NULL;
 	if (!v)
 		return 0;
 	if (!*v) {
-		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_%s must not be empty", name);
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": %s must not be empty", name);
 		return -1;
 	}
 	*out = strdup(v);
 	return *out ? 0 : -1;
 }
 
-/* plugin_opt_<name> as an integer in [min, max] into *out (left as it is
- * when not given). 0, or -1 (logged). */
-static int opt_int(const struct mosquitto_opt *opts, int count, const char *name, int min, int max, int *out)
-{
-	const char *v = opt_value(opts, count, name);
-	if (!v)
-		return 0;
-	char *end = NULL;
-	long long n = strtoll(v, &end, 10);
-	if (!*v || *end || n < min || n > max) {
-		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_%s must be %d-%d", name, min, max);
-		return -1;
-	}
-	*out = (int)n;
-	return 0;
-}
-
 /* The token keys and policy of *c. 0, or -1 (logged, naming the file). */
-static int config_load_jwt(const struct mosquitto_opt *opts, int count, struct plugin_config *c)
+static int plugin_config_jwt(const struct plugin_settings *st, struct plugin_config *c)
 {
-	const char *secrets = opt_value(opts, count, "jwt_secret_file");
-	const char *pems = opt_value(opts, count, "jwt_public_key_file");
-	char err[JWT_KEYS_ERR_MAX];
+	char secrets[PLUGIN_PATHS_MAX], pems[PLUGIN_PATHS_MAX], err[JWT_KEYS_ERR_MAX];
 
 	c->policy = JWT_POLICY_DEFAULT;
-	if (opt_bool(opt_value(opts, count, "require_exp"), true, &c->policy.require_exp)) {
-		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_require_exp must be true or false");
+	if (opt_bool(st->require_exp, true, &c->policy.require_exp)) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": require_exp must be true or false");
 		return -1;
 	}
-	const char *leeway = opt_value(opts, count, "jwt_leeway_s");
-	if (leeway) {
-		char *end = NULL;
-		long long v = strtoll(leeway, &end, 10);
-		if (!*leeway || *end || v < 0 || v > JWT_LEEWAY_MAX_S) {
-			mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_jwt_leeway_s must be 0-%d seconds",
-					     JWT_LEEWAY_MAX_S);
-			return -1;
-		}
-		c->policy.leeway_s = v;
-	}
-	if (opt_string(opts, count, "jwt_audience", &c->audience) ||
-	    opt_string(opts, count, "jwt_issuer", &c->issuer))
+	c->policy.leeway_s = st->leeway;
+	if (setting_string(st->audience, "jwt_audience", &c->audience) ||
+	    setting_string(st->issuer, "jwt_issuer", &c->issuer))
 		return -1;
 	c->policy.audience = c->audience;
 	c->policy.issuer = c->issuer;
 
+	if (options_list_join(&st->secrets, secrets, sizeof(secrets)) ||
+	    options_list_join(&st->pems, pems, sizeof(pems))) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": JWT key file names too long");
+		return -1;
+	}
 	if (jwt_keyset_load(&c->keys, secrets, pems, err, sizeof(err))) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": JWT keys: %s", err);
 		return -1;
 	}
-	if (!secrets && !pems) {
+	if (!st->secrets.n && !st->pems.n) {
 		/* No key file: the secret of the environment, as before key files. */
 		size_t len = 0;
 		char *env = secret_load(NULL, "RINGMQ_JWT_SECRET", &len);
@@ -266,40 +344,18 @@ static int config_load_jwt(const struct mosquitto_opt *opts, int count, struct p
 	return 0;
 }
 
-/* Reads every option, the key files and the service secret into *c. 0, or
- * -1 (logged). */
-static int config_load(const struct mosquitto_opt *opts, int count, struct plugin_config *c)
+/* The configuration settings say: the key files and the service secret
+ * read. 0, or -1 (logged). */
+static int plugin_config_build(const struct plugin_settings *st, struct plugin_config *c)
 {
-	static const char *const known[] = {"jwt_secret_file", "jwt_public_key_file", "jwt_leeway_s",
-					    "jwt_audience",    "jwt_issuer",          "service_secret_file",
-					    "require_exp",     "client_id_rule",      "outbox_rate",
-					    "outbox_burst",    "revocations_file"};
 	char *svc = NULL;
 	size_t svc_len = 0;
 	int rc = -1;
 
 	memset(c, 0, sizeof(*c));
-	for (int i = 0; i < count; i++) {
-		bool ok = false;
-		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-			ok = ok || (opts[i].key && !strcmp(opts[i].key, known[k]));
-		if (!ok) {
-			mosquitto_log_printf(MOSQ_LOG_WARNING, PLUGIN_NAME ": unknown option plugin_opt_%s ignored",
-					     opts[i].key ? opts[i].key : "");
-			continue;
-		}
-		for (int j = 0; j < i; j++) {
-			if (opts[j].key && !strcmp(opts[j].key, opts[i].key)) {
-				/* mosquitto keeps both: which one would count is not obvious */
-				mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_%s given twice (a list "
-						     "of files is one option, comma-separated)", opts[i].key);
-				goto out;
-			}
-		}
-	}
-	if (config_load_jwt(opts, count, c))
+	if (plugin_config_jwt(st, c))
 		goto out;
-	const char *rule = opt_value(opts, count, "client_id_rule");
+	const char *rule = st->client_id_rule;
 	if (!rule || !strcmp(rule, "strict")) {
 		c->bind_client_id = true;
 	} else if (!strcmp(rule, "any")) {
@@ -310,13 +366,9 @@ static int config_load(const struct mosquitto_opt *opts, int count, struct plugi
 		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": plugin_opt_client_id_rule must be strict or any");
 		goto out;
 	}
+	c->limits = (struct limits_cfg){.rate = st->outbox_rate, .burst = st->outbox_burst};
 
-	c->limits = LIMITS_CFG_DEFAULT;
-	if (opt_int(opts, count, "outbox_rate", 1, LIMITS_RATE_MAX, &c->limits.rate) ||
-	    opt_int(opts, count, "outbox_burst", 1, LIMITS_RATE_MAX, &c->limits.burst))
-		goto out;
-
-	svc = secret_load(opt_value(opts, count, "service_secret_file"), "RINGMQ_SERVICE_SECRET", &svc_len);
+	svc = secret_load(st->service_file, "RINGMQ_SERVICE_SECRET", &svc_len);
 	if (!svc) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME
 				     ": no service secret (plugin_opt_service_secret_file or RINGMQ_SERVICE_SECRET)");
@@ -333,7 +385,7 @@ out:
 		free(svc);
 	}
 	if (rc)
-		config_free(c);
+		plugin_config_free(c);
 	return rc;
 }
 
@@ -698,22 +750,45 @@ static void log_config(const struct plugin_config *c, const char *what)
 			     c->bind_client_id ? "\"<user id>:<device>\"" : "unbound");
 }
 
+static void say_change(void *arg, const char *line)
+{
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": SIGHUP: %s", line);
+}
+
 static int on_reload(int event, void *event_data, void *userdata)
 {
 	struct plugin *p = userdata;
-	struct plugin_config fresh;
+	struct plugin_settings *fresh = malloc(sizeof(*fresh));
+	struct plugin_config cand;
+	int restart = 0;
 
 	/* The broker's BASIC_AUTH re-checks follow this event: see user_login.
 	 * Only when TICKs come to close that window again. */
 	p->recheck = p->ticking;
-	/* ev->options is NULL in mosquitto 2.0: the options of init count. */
-	if (config_load(p->opts, p->opt_count, &fresh)) {
-		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": reload failed, keeping the old keys and secrets");
-		return MOSQ_ERR_SUCCESS;
+	/* ev->options is NULL in mosquitto 2.0: the options of init count,
+	 * then the config file as it is now. Nothing changes unless the whole
+	 * of it, key files included, reads. */
+	if (!fresh || settings_read(fresh, p->cf, p->opts, p->opt_count) || plugin_config_build(fresh, &cand)) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": reload failed, keeping the old settings, keys and secrets");
+		goto out;
 	}
-	config_free(&p->cfg);
-	p->cfg = fresh;
+	int applied = config_apply(p->st.spec, fresh->spec, say_change, NULL, &restart);
+	if (restart) {
+		/* what needs a restart stays: build again from what is in force */
+		plugin_config_free(&cand);
+		if (plugin_config_build(&p->st, &cand)) {
+			mosquitto_log_printf(MOSQ_LOG_ERR, PLUGIN_NAME ": reload failed, keeping the old keys and secrets");
+			goto out;
+		}
+	}
+	plugin_config_free(&p->cfg);
+	p->cfg = cand;
 	log_config(&p->cfg, "reloaded");
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, PLUGIN_NAME ": SIGHUP: %d change(s) applied, %d need a restart", applied,
+			     restart);
+out:
+	config_keep(p->cf, p->st.spec);
+	free(fresh);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -819,7 +894,8 @@ static void plugin_free(struct plugin *p)
 	logins_free(p->logins);
 	revoked_free(p->revoked);
 	free(p->revocations_file);
-	config_free(&p->cfg);
+	plugin_config_free(&p->cfg);
+	config_free(p->cf);
 	opts_free(p->opts, p->opt_count);
 	free(p);
 }
@@ -830,7 +906,7 @@ static void plugin_free(struct plugin *p)
  * once it connects). -1 only when out of memory. */
 static int revocations_open(struct plugin *p)
 {
-	const char *path = opt_value(p->opts, p->opt_count, "revocations_file");
+	const char *path = p->st.revocations_file;
 	if (!path || !path[0])
 		return 0;
 	if (!(p->revocations_file = strdup(path)))
@@ -880,7 +956,12 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		rc = MOSQ_ERR_NOMEM;
 		goto fail;
 	}
-	if (config_load(p->opts, p->opt_count, &p->cfg)) {
+	p->cf = config_new();
+	if (!p->cf) {
+		rc = MOSQ_ERR_NOMEM;
+		goto fail;
+	}
+	if (settings_read(&p->st, p->cf, p->opts, p->opt_count) || plugin_config_build(&p->st, &p->cfg)) {
 		rc = MOSQ_ERR_INVAL;
 		goto fail;
 	}

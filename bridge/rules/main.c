@@ -17,7 +17,9 @@
  * the loop checkpoints after RULES_CHECKPOINT_IDLE_MS without a message, or
  * when the WAL reaches RULES_WAL_MAX_PAGES. With --webhook-url the loop
  * waits in curl's poll instead, the broker's socket added, and drives the
- * broker link without waiting after it (webhooks.h). See
+ * broker link without waiting after it (webhooks.h). Settings: flags, then
+ * the config file (--config, section [rules]: config.h); SIGHUP reads the
+ * file again and applies the time-outs and the log settings. See
  * schemas/INTERNAL.md. */
 #include <inttypes.h>
 #include <signal.h>
@@ -26,6 +28,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "config.h"
 #include "ids.h"
 #include "log.h"
 #include "mqtt.h"
@@ -320,52 +323,136 @@ static const char about[] =
 	"Routes call signaling, owns call and conversation state (SQLite), answers\n"
 	"the bridges' requests, runs ring time-outs and ends stuck calls. See README.md.";
 
-int main(int argc, char **argv)
+#define RULES_SPEC_MAX 48 /* entries of the option table */
+
+/* One reading of the command line and the config file. */
+struct settings {
+	const char *host, *db, *client_id, *secret_file, *config, *hook_url, *hook_secret_file;
+	size_t hook_max;
+	long port, ring_ms, grace_ms, max_call_ms;
+	int level, format;
+	bool check;
+	struct options_spec spec[RULES_SPEC_MAX];
+};
+
+/* The defaults into st and its table over them. */
+static void settings_init(struct settings *st)
 {
-	const char *host = "127.0.0.1", *db = "ringmq.db", *client_id = "ringmq-rules", *secret_file = NULL;
-	const char *hook_url = NULL, *hook_secret_file = NULL;
-	size_t hook_max = WEBHOOKS_OUTBOX_DEFAULT;
-	long port = 1883, ring_ms = 45000, grace_ms = RULES_GRACE_DEFAULT_MS, max_call_ms = RULES_MAX_CALL_DEFAULT_MS;
-	int level = LOG_LEVEL_INFO;
+	*st = (struct settings){
+		.host = "127.0.0.1", .db = "ringmq.db", .client_id = "ringmq-rules", .port = 1883, .ring_ms = 45000,
+		.grace_ms = RULES_GRACE_DEFAULT_MS, .max_call_ms = RULES_MAX_CALL_DEFAULT_MS, .level = LOG_LEVEL_INFO,
+		.hook_max = WEBHOOKS_OUTBOX_DEFAULT,
+	};
 	const char *env_level = getenv("RINGMQ_LOG_LEVEL");
 	if (env_level && log_level_parse(env_level) >= 0)
-		level = log_level_parse(env_level);
+		st->level = log_level_parse(env_level);
 	const struct options_spec spec[] = {
-		{"mqtt-host", OPTIONS_STR, &host, 0, 0, "H", "broker host (default 127.0.0.1)"},
-		{"mqtt-port", OPTIONS_LONG, &port, 1, 65535, "N", "broker port (default 1883)"},
-		{"service-secret-file", OPTIONS_STR, &secret_file, 0, 0, "F",
+		CONFIG_OPTIONS(&st->config, &st->check, "[rules]"),
+		{"mqtt-host", OPTIONS_STR, &st->host, 0, 0, "H", "broker host (default 127.0.0.1)"},
+		{"mqtt-port", OPTIONS_LONG, &st->port, 1, 65535, "N", "broker port (default 1883)"},
+		{"service-secret-file", OPTIONS_STR, &st->secret_file, 0, 0, "F",
 		 "broker login as svc:rules with the secret in F\n(default $RINGMQ_SERVICE_SECRET; none: anonymous)"},
-		{"db", OPTIONS_STR, &db, 0, 0, "PATH", "SQLite file, created if missing (default ringmq.db)"},
-		{"ring-timeout-ms", OPTIONS_LONG, &ring_ms, 1, 24L * 3600 * 1000, "N",
+		{"db", OPTIONS_STR, &st->db, 0, 0, "PATH", "SQLite file, created if missing (default ringmq.db)"},
+		{"ring-timeout-ms", OPTIONS_LONG | OPTIONS_LIVE, &st->ring_ms, 1, 24L * 3600 * 1000, "N",
 		 "a ringing call becomes missed after N ms (default 45000)"},
-		{"presence-grace-ms", OPTIONS_LONG, &grace_ms, 0, 24L * 3600 * 1000, "N",
+		{"presence-grace-ms", OPTIONS_LONG | OPTIONS_LIVE, &st->grace_ms, 0, 24L * 3600 * 1000, "N",
 		 "end an accepted call (hangup, by that participant) when a\n"
 		 "participant has had no notification socket and no MQTT\n"
 		 "session for N ms (default 30000; 0 = never)"},
-		{"max-call-ms", OPTIONS_LONG, &max_call_ms, 0, 30L * 24 * 3600 * 1000, "N",
+		{"max-call-ms", OPTIONS_LONG | OPTIONS_LIVE, &st->max_call_ms, 0, 30L * 24 * 3600 * 1000, "N",
 		 "end an accepted call (hangup, by nobody) N ms after the\n"
 		 "answer (default 14400000 = 4 h; 0 = no limit)"},
-		{"client-id", OPTIONS_STR, &client_id, 0, 0, "ID",
+		{"client-id", OPTIONS_STR, &st->client_id, 0, 0, "ID",
 		 "MQTT client id of the persistent session (default ringmq-rules)"},
-		{"webhook-url", OPTIONS_STR, &hook_url, 0, 0, "URL",
+		{"webhook-url", OPTIONS_STR, &st->hook_url, 0, 0, "URL",
 		 "POST call events (call.ringing, call.accepted, call.ended)\n"
 		 "to this http:// or https:// URL (default none: no events)"},
-		{"webhook-secret-file", OPTIONS_STR, &hook_secret_file, 0, 0, "F",
+		{"webhook-secret-file", OPTIONS_STR, &st->hook_secret_file, 0, 0, "F",
 		 "sign them with the secret in F (default $RINGMQ_WEBHOOK_SECRET;\n"
 		 "required with --webhook-url)"},
-		{"webhook-outbox-max", OPTIONS_SIZE, &hook_max, 1, 100000000, "N",
+		{"webhook-outbox-max", OPTIONS_SIZE, &st->hook_max, 1, 100000000, "N",
 		 "events waiting for delivery at most; more are dropped\n(default 100000)"},
-		{"log-level", OPTIONS_LEVEL, &level, 0, 0, "L", "error, warn, info, debug (default info)"},
+		{"log-level", OPTIONS_LEVEL | OPTIONS_LIVE, &st->level, 0, 0, "L", "error, warn, info, debug (default info)"},
+		{"log-format", OPTIONS_FORMAT | OPTIONS_LIVE, &st->format, 0, 0, "F",
+		 "text (default) or json: one object a line (ts, level, msg, ids)"},
 		{NULL, 0, NULL, 0, 0, NULL, NULL},
 	};
-	int rc = options_parse("ringmq-rules", about, spec, argc, argv);
+	_Static_assert(sizeof(spec) / sizeof(spec[0]) <= RULES_SPEC_MAX, "RULES_SPEC_MAX");
+	memcpy(st->spec, spec, sizeof(spec));
+}
+
+/* Fills st: defaults, then argv, then the config file argv names (cf
+ * holds its strings). 0, 1 (--help), or 2 with why in err (empty when
+ * options_parse said it). */
+static int settings_read(struct settings *st, struct config *cf, int argc, char **argv, char *err, size_t cap)
+{
+	settings_init(st);
+	int rc = config_parse("ringmq-rules", about, st->spec, argc, argv, &st->config, "rules", cf, err, cap);
 	if (rc)
-		return rc == 1 ? 0 : rc;
-	if (!client_id[0]) {
-		fprintf(stderr, "ringmq-rules: --client-id must not be empty\n");
+		return rc;
+	if (!st->client_id[0]) {
+		snprintf(err, cap, "client-id must not be empty");
 		return 2;
 	}
-	log_init("ringmq-rules", (enum log_level)level);
+	return 0;
+}
+
+static volatile sig_atomic_t reload_due;
+
+static void on_hup(int sig)
+{
+	reload_due = 1;
+}
+
+static void say_change(void *arg, const char *line)
+{
+	log_info("SIGHUP: %s", line);
+}
+
+/* SIGHUP: the config file read again; the live settings (time-outs, log)
+ * apply from the next call and the next turn of the timers, the others are
+ * logged as needing a restart. A file that does not read changes nothing. */
+static void reload(struct rules *r, struct settings *cur, struct config *cf, int argc, char **argv)
+{
+	struct settings *fresh = malloc(sizeof(*fresh));
+	char err[CONFIG_ERR_MAX];
+	if (!fresh) {
+		log_error("SIGHUP: out of memory: nothing changed");
+	} else if (settings_read(fresh, cf, argc, argv, err, sizeof(err)) != 0) {
+		log_error("SIGHUP: %s: refused, the old settings stay", err);
+	} else {
+		int restart = 0;
+		int applied = config_apply(cur->spec, fresh->spec, say_change, NULL, &restart);
+		log_set_level((enum log_level)cur->level);
+		log_set_format((enum log_format)cur->format);
+		r->cfg.ring_timeout_ms = cur->ring_ms;
+		r->lim = (struct calls_limits){.presence_grace_ms = cur->grace_ms, .max_call_ms = cur->max_call_ms};
+		r->next.watch_at = TIMERS_UNKNOWN; /* the limits move the watch's deadline */
+		log_info("SIGHUP: %s reloaded: %d change(s) applied, %d need a restart",
+			 cur->config ? cur->config : "(no config file)", applied, restart);
+	}
+	config_keep(cf, cur->spec);
+	free(fresh);
+}
+
+int main(int argc, char **argv)
+{
+	static struct settings st;
+	char err[CONFIG_ERR_MAX];
+	struct config *cf = config_new();
+	int rc = cf ? settings_read(&st, cf, argc, argv, err, sizeof(err)) : 2;
+	if (rc) {
+		if (rc == 2 && err[0])
+			fprintf(stderr, "ringmq-rules: %s\n", err);
+		config_free(cf);
+		return rc == 1 ? 0 : rc;
+	}
+	log_init("ringmq-rules", (enum log_level)st.level);
+	log_set_format((enum log_format)st.format);
+	const char *host = st.host, *db = st.db, *client_id = st.client_id, *secret_file = st.secret_file;
+	long port = st.port, ring_ms = st.ring_ms, grace_ms = st.grace_ms, max_call_ms = st.max_call_ms;
+	const char *hook_url = st.hook_url, *hook_secret_file = st.hook_secret_file;
+	size_t hook_max = st.hook_max;
 
 	if (hook_url && !webhooks_url_ok(hook_url)) {
 		fprintf(stderr, "ringmq-rules: --webhook-url takes an http:// or https:// URL\n");
@@ -381,7 +468,19 @@ int main(int argc, char **argv)
 	char *secret = secret_load(secret_file, "RINGMQ_SERVICE_SECRET", &secret_len);
 	if (secret_file && !secret) {
 		free(hook_secret);
+		config_free(cf);
 		return 2; /* secret_load said why */
+	}
+	if (st.check) {
+		free(secret);
+		free(hook_secret);
+		config_free(cf);
+		if (!st.config) {
+			fprintf(stderr, "ringmq-rules: --check-config needs --config FILE\n");
+			return 2;
+		}
+		printf("ringmq-rules: %s: ok\n", st.config);
+		return 0;
 	}
 
 	struct rules r = {.cfg = {.ring_timeout_ms = ring_ms},
@@ -413,12 +512,18 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	log_info("ringmq-rules: db %s, broker %s:%ld as %s, ring time-out %ld ms, presence grace %ld ms, "
 		 "longest call %ld ms", db, host, port, secret ? RULES_USERNAME : "anonymous", ring_ms, grace_ms,
 		 max_call_ms);
 	while (!stopping) {
+		if (reload_due) {
+			reload_due = 0;
+			reload(&r, &st, cf, argc, argv);
+		}
 		int wait = RULES_TICK_MS;
 		if (mqtt_link_is_up(r.link) && run_timers(&r) == 0)
 			wait = timers_next_wait_ms(&r.next, clock_now_ms(), r.watch_from, RULES_TICK_MS);
@@ -443,5 +548,6 @@ out:
 	store_close(r.st);
 	free(secret);
 	free(hook_secret);
+	config_free(cf);
 	return status;
 }

@@ -6,6 +6,11 @@ on free loopback ports, each stack in its own temp state dir.
   under build/ (moved to $RINGMQ_BUILD_DIR). Nothing else changes, except
   that Stack(broker_conf_extra=[lines]) appends lines (rewritten the same
   way) at its end, e.g. more plugin_opt_* for the auth plugin.
+- Stack(config=text) writes text ("{dir}" = the state dir) to
+  <state dir>/ringmq.conf and hands it to all three: --config to rules and
+  the bridge, plugin_opt_config_file to the broker's plugin; without it,
+  the file named by $RINGMQ_CONFIG_FILE, if set (test_install.py: the
+  installed example).
 - Binaries come from $RINGMQ_BUILD_DIR (default <repo>/build), each
   overridable by a path in $RINGMQ_BRIDGE, $RINGMQ_RULES, $RINGMQ_TOKEN_BIN
   ($RINGMQ_TOKEN is a user's JWT, examples/mobile_client.py), and the
@@ -94,7 +99,8 @@ class Stack:
     """mosquitto + ringmq-rules + ringmq-bridge. Use .http, .ws_notify(),
     .ws_chat(), .token(), .conversation()."""
 
-    def __init__(self, ring_timeout_ms=None, bridge_args=(), rules_args=(), name="stack", broker_conf_extra=()):
+    def __init__(self, ring_timeout_ms=None, bridge_args=(), rules_args=(), name="stack", broker_conf_extra=(),
+                 config=None):
         for path in (BRIDGE, RULES):
             if not os.access(path, os.X_OK):
                 pytest.fail(f"{path} is not built (set RINGMQ_BUILD_DIR or build first)")
@@ -119,6 +125,14 @@ class Stack:
         self.ring_timeout_ms = ring_timeout_ms
         self.broker_conf_extra = list(broker_conf_extra)
         self.rules_args, self.bridge_args = tuple(rules_args), tuple(bridge_args)
+        self.config_path = None
+        if config is None and os.environ.get("RINGMQ_CONFIG_FILE"):
+            with open(os.environ["RINGMQ_CONFIG_FILE"]) as f:
+                config = f.read()
+        if config is not None:
+            self.config_path = os.path.join(self.dir, "ringmq.conf")
+            self.write_config(config)
+            self.broker_conf_extra.append(f"plugin_opt_config_file {self.config_path}")
         try:
             self._start_broker()
             self._start_rules(rules_args)
@@ -173,6 +187,8 @@ class Stack:
                 "--db", self.db, "--client-id", self.rules_client_id, "--log-level", "debug"]
         if self.ring_timeout_ms is not None:
             argv += ["--ring-timeout-ms", str(self.ring_timeout_ms)]
+        if self.config_path:
+            argv += ["--config", self.config_path]
         self.rules = self._spawn("ringmq-rules", argv + list(extra))
 
     def _bridge_argv(self, port):
@@ -181,11 +197,18 @@ class Stack:
                 "--jwt-secret-file", os.path.join(self.dir, "jwt_secret"),
                 "--api-key-file", os.path.join(self.dir, "api_key"),
                 "--service-secret-file", os.path.join(self.dir, "service_secret"),
-                "--web-root", os.path.join(REPO, "web"), "--log-level", "debug"]
+                "--web-root", os.path.join(REPO, "web"), "--log-level", "debug"] + \
+            (["--config", self.config_path] if self.config_path else [])
 
     def _start_bridge(self, extra):
         self.bridge = self._spawn("ringmq-bridge", self._bridge_argv(self.http_port) + list(extra))
         self._wait(self._healthy, self.bridge, "GET /healthz to answer 200", also=(self.rules, self.broker))
+
+    def write_config(self, text):
+        """(Re)writes the config file of Stack(config=...), readable by the broker's user."""
+        with open(self.config_path, "w") as f:
+            f.write(text.replace("{dir}", self.dir))
+        os.chmod(self.config_path, 0o644)
 
     def add_bridge(self, extra=()):
         """Another bridge on the same broker (and rules), on a port of its

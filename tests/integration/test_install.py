@@ -11,10 +11,16 @@ $RINGMQ_BUILD_DIR --prefix /usr` into a DESTDIR, then
   pass is one the installed binary's --help lists;
 - Debian's own /etc/mosquitto/mosquitto.conf with the installed conf.d
   snippet loads the installed plugin and listens;
+- the installed example config (share/ringmq/etc/ringmq.conf, for
+  /etc/ringmq/) passes --check-config of the installed bridge and rules
+  (its /etc/ringmq/ paths moved to a temp dir), and the units run both
+  with --config /etc/ringmq/ringmq.conf; the snippet's plugin reads it;
 - the seed scenarios (test_core.py -k seed) pass against the installed
-  bridge, rules and plugin: a pytest subprocess with $RINGMQ_BRIDGE,
-  $RINGMQ_RULES, $RINGMQ_TOKEN_BIN, $RINGMQ_PLUGIN pointing into the DESTDIR
-  and $RINGMQ_BUILD_DIR at a directory that does not exist, so nothing can
+  bridge, rules and plugin, all three reading the installed example config
+  (paths moved into each stack's dir): a pytest subprocess with
+  $RINGMQ_BRIDGE, $RINGMQ_RULES, $RINGMQ_TOKEN_BIN, $RINGMQ_PLUGIN pointing
+  into the DESTDIR, $RINGMQ_CONFIG_FILE at the example and
+  $RINGMQ_BUILD_DIR at a directory that does not exist, so nothing can
   come from the build tree.
 
 None of it needs systemd running (PID 1) or touches the real /usr or /etc.
@@ -59,6 +65,8 @@ PLUGIN = f"{PREFIX}/lib/{ARCH}/mosquitto/ringmq_auth.so"
 UNITS = ("ringmq-bridge.service", "ringmq-rules.service")
 BINARIES = ("ringmq-bridge", "ringmq-rules", "ringmq-token")
 SNIPPET = f"{PREFIX}/share/ringmq/mosquitto/ringmq.conf"
+EXAMPLE = f"{PREFIX}/share/ringmq/etc/ringmq.conf"
+CONFIG = "/etc/ringmq/ringmq.conf"
 
 
 def _files_under(top):
@@ -68,7 +76,7 @@ def _files_under(top):
 def expected_files():
     exp = [f"{PREFIX}/bin/{b}" for b in BINARIES] + [PLUGIN]
     exp += [f"{PREFIX}/lib/systemd/system/{u}" for u in UNITS]
-    exp += [SNIPPET, f"{PREFIX}/share/ringmq/etc/README.md", f"{PREFIX}/share/ringmq/etc/ringmq.env"]
+    exp += [SNIPPET, f"{PREFIX}/share/ringmq/etc/README.md", EXAMPLE]
     exp += [f"{PREFIX}/share/ringmq/schemas/{f}" for f in _files_under(os.path.join(REPO, "schemas"))]
     exp += [f"{PREFIX}/share/ringmq/web/{f}" for f in _files_under(os.path.join(REPO, "web"))]
     doc = f"{PREFIX}/share/doc/ringmq"
@@ -105,7 +113,8 @@ def test_every_file_is_where_it_belongs(destdir):
     assert not extra, f"installed but not expected here: {extra}"
     for b in BINARIES:
         assert os.access(at(destdir, f"{PREFIX}/bin/{b}"), os.X_OK), b
-    generated = [f"{PREFIX}/lib/systemd/system/{u}" for u in UNITS] + [SNIPPET, f"{PREFIX}/share/ringmq/etc/README.md"]
+    generated = [f"{PREFIX}/lib/systemd/system/{u}" for u in UNITS] + [SNIPPET, EXAMPLE,
+                                                                       f"{PREFIX}/share/ringmq/etc/README.md"]
     for f in generated:   # from packaging/*.in
         with open(at(destdir, f)) as fh:
             text = fh.read()
@@ -151,6 +160,9 @@ def test_units_content(destdir):
         for flag in (a for a in argv[1:] if a.startswith("--")):
             assert re.search(rf"^\s+{re.escape(flag)}\b", helptext, re.M), f"{name}: {flag} not in --help"
         assert "--service-secret-file" in argv and "%d/service_secret" in argv
+        assert argv[argv.index("--config") + 1] == CONFIG, name
+        assert re.search(r"^ExecReload=/bin/kill -HUP \$MAINPID$", text, re.M), name
+        assert "EnvironmentFile" not in text, name   # one place for settings: the config file
     bridge = _unit(destdir, "ringmq-bridge.service")
     assert re.search(r"^ExecReload=/bin/kill -HUP \$MAINPID$", bridge, re.M)
     argv = _exec_start_argv(bridge)
@@ -184,6 +196,33 @@ def test_systemd_analyze_verify_and_security(destdir, tmp_path):
     r = subprocess.run([sa, "security", "--offline=yes", "--threshold=20", *copies],
                        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert r.returncode == 0, f"systemd-analyze security above 2.0:\n{r.stdout[-3000:]}\n{r.stderr}"
+
+
+def example_config(destdir, etc):
+    """The installed example config, its /etc/ringmq/ paths moved to etc
+    and its share/ paths into the DESTDIR."""
+    with open(at(destdir, EXAMPLE)) as f:
+        text = f.read()
+    return text.replace("/etc/ringmq/", etc.rstrip("/") + "/").replace(f" {PREFIX}/share/", f" {destdir}{PREFIX}/share/")
+
+
+def test_installed_example_config_checks(destdir, tmp_path):
+    for fname in ("jwt_secret", "service_secret", "api_key"):
+        (tmp_path / fname).write_text(secrets.token_hex(32) + "\n")
+    conf = tmp_path / "ringmq.conf"
+    conf.write_text(example_config(destdir, str(tmp_path)))
+    for binary in ("ringmq-bridge", "ringmq-rules"):
+        r = subprocess.run([at(destdir, f"{PREFIX}/bin/{binary}"), "--config", str(conf), "--check-config"],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0 and r.stdout.strip() == f"{binary}: {conf}: ok", r
+    # and a broken copy is refused with its line
+    lines = conf.read_text().splitlines()
+    bad = next(i for i, line in enumerate(lines) if line.startswith("port = "))
+    lines[bad] = "port = eighty"
+    conf.write_text("\n".join(lines) + "\n")
+    r = subprocess.run([at(destdir, f"{PREFIX}/bin/ringmq-bridge"), "--config", str(conf), "--check-config"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and f"{conf}:{bad + 1}: port takes a whole number" in r.stderr, r
 
 
 def test_debian_mosquitto_conf_with_the_snippet_loads_the_plugin(destdir, tmp_path):
@@ -236,6 +275,11 @@ def test_debian_mosquitto_conf_with_the_snippet_loads_the_plugin(destdir, tmp_pa
         assert f"listener {port} 127.0.0.1" in snippet
         with open(os.path.join(confd, "ringmq.conf"), "w") as f:
             f.write(snippet)
+        # the plugin's settings: the installed example config, moved into `work`
+        assert f"plugin_opt_config_file {work}/ringmq.conf" in snippet
+        with open(os.path.join(work, "ringmq.conf"), "w") as f:
+            f.write(example_config(destdir, work))
+        os.chmod(os.path.join(work, "ringmq.conf"), 0o644)
         log_path = os.path.join(work, "mosquitto.log")
         with open(log_path, "wb") as log:
             proc = subprocess.Popen([MOSQUITTO, "-c", main_path], stdout=log, stderr=subprocess.STDOUT,
@@ -261,8 +305,11 @@ def test_debian_mosquitto_conf_with_the_snippet_loads_the_plugin(destdir, tmp_pa
         shutil.rmtree(work, ignore_errors=True)
 
 
-def test_seed_scenarios_against_the_installed_binaries_and_plugin(destdir):
+def test_seed_scenarios_against_the_installed_binaries_and_plugin(destdir, tmp_path):
+    config = tmp_path / "ringmq.conf"
+    config.write_text(example_config(destdir, "{dir}"))   # conftest.Stack puts its state dir there
     env = dict(os.environ,
+               RINGMQ_CONFIG_FILE=str(config),
                RINGMQ_BUILD_DIR=os.path.join(destdir, "no-build-tree"),   # nothing from a build dir
                RINGMQ_BRIDGE=at(destdir, f"{PREFIX}/bin/ringmq-bridge"),
                RINGMQ_RULES=at(destdir, f"{PREFIX}/bin/ringmq-rules"),
