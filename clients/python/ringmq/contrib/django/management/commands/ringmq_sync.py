@@ -1,0 +1,1 @@
+"""manage.py ringmq_sync (filled in by the Django app)."""
