@@ -1,2 +1,1 @@
-"""ringmq.contrib.django: add "ringmq.contrib.django" to INSTALLED_APPS."""
-default_app_config = "ringmq.contrib.django.apps.RingmqConfig"   # Django < 3.2
+"""ringmq.contrib.django: add "ringmq.contrib.django" to INSTALLED_APPS (see docs/django.md)."""
