@@ -239,7 +239,7 @@ def test_django_simplejwt_token_call_and_webhook_signals(dj):
         assert hist["calls"][0]["call_id"] == cid and hist["calls"][0]["status"] == "ended"
         assert "ice_servers" in ringmq.ice_servers(tok_a)
 
-        # a forged webhook (wrong secret) and one too old: 400, no signal
+        # a forged webhook (wrong secret) and one too old: 401, no signal
         ev = mine("call.ended")[0]
         forged = dict(ev, id="00000000-0000-4000-8000-000000000000")
         raw = json.dumps(forged).encode()
@@ -247,7 +247,7 @@ def test_django_simplejwt_token_call_and_webhook_signals(dj):
         for secret, when in (("not-the-secret", ts), (dj.webhook_secret, ts - 3600)):
             status, _ = post(f"{dj.url}/ringmq/webhook/", raw=raw, headers={
                 "X-Ringmq-Timestamp": str(when), "X-Ringmq-Signature": webhooks.sign(secret, when, raw)})
-            assert status == 400
+            assert status == 401
         # a replay of a delivered event (validly signed again): answered, ignored
         raw = json.dumps(ev).encode()
         status, _ = post(f"{dj.url}/ringmq/webhook/", raw=raw, headers={
@@ -285,6 +285,14 @@ def test_django_logout_disconnects_the_users_sockets(dj):
     time.sleep(1.1)
     fresh = dj.stack.ws_notify(token=access_token(dj, "dave"), name="notify[dave again]")
     fresh.expect("connection.ack")
+
+    # DISCONNECT_ON_LOGOUT off: a logout leaves the sockets alone
+    from django.conf import settings
+    from django.test import override_settings
+    with override_settings(RINGMQ={**settings.RINGMQ, "DISCONNECT_ON_LOGOUT": False}):
+        status, raw = post(f"{dj.url}/api/logout/", headers={"Authorization": "Bearer " + access_token(dj, "dave")})
+        assert status == 204, raw
+        fresh.expect_nothing(within=0.5)
 
 
 def _rules_rows(dj):

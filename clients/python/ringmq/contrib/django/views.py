@@ -23,7 +23,7 @@ def webhook(request):
                                 tolerance=conf.get("WEBHOOK_TOLERANCE"))
     except webhooks.InvalidSignature as e:
         log.warning("ringmq webhook refused: %s", e)
-        return JsonResponse({"error": "invalid_signature", "message": str(e)}, status=400)
+        return JsonResponse({"error": "invalid_signature", "message": str(e)}, status=401)
     key = "ringmq:webhook:%s" % event.get("id")
     if event.get("id") and cache.get(key):
         return HttpResponse(status=204)          # a repeat of an event already handled
