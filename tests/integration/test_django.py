@@ -39,6 +39,8 @@ pytest.importorskip("rest_framework_simplejwt")
 EXAMPLE = os.path.join(REPO, "examples", "django")
 PACKAGE = os.path.join(REPO, "clients", "python")
 SYNC_N = int(os.environ.get("RINGMQ_DJANGO_SYNC_N", "10000"))
+ENV_KEYS = ("RINGMQ_URL", "RINGMQ_API_KEY", "RINGMQ_WEBHOOK_SECRET", "RINGMQ_JWT_SECRET", "DJANGO_DB",
+            "DJANGO_SETTINGS_MODULE")
 REFLECT_S = 1.0       # a membership change must be visible in ringmq within this
 
 
@@ -59,6 +61,7 @@ def dj(request):
     e.url = f"http://127.0.0.1:{e.port}"
     e.stack = _make_stack(request, name="django stack", ring_timeout_ms=3000, rules_args=(
         "--webhook-url", f"{e.url}/ringmq/webhook/", "--webhook-secret-file", secret_file))
+    saved = {k: os.environ.get(k) for k in ENV_KEYS}
     os.environ.update({"RINGMQ_URL": e.stack.base_url, "RINGMQ_API_KEY": e.stack.api_key,
                        "RINGMQ_WEBHOOK_SECRET": e.webhook_secret, "RINGMQ_JWT_SECRET": e.stack.jwt_secret,
                        "DJANGO_DB": os.path.join(e.dir, "db.sqlite3"),
@@ -67,6 +70,13 @@ def dj(request):
         if p not in sys.path:
             sys.path.insert(0, p)
     django.setup()
+    # settings are read: put the environment back, so the services other
+    # tests start later do not inherit e.g. $RINGMQ_WEBHOOK_SECRET (rules reads it)
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     from django.core.management import call_command
     from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
     from django.core.wsgi import get_wsgi_application
