@@ -184,6 +184,20 @@ def test_django_membership_sync_after_commit(dj):
     c_ws, took = open_chat_within(dj, conv.pk, tok["carol"], "carol", REFLECT_S)
     print(f"reverse add reflected after {took:.3f}s")
 
+    # a reverse clear() (carol leaves every conversation) and a forward clear()
+    other = Conversation.objects.create(title="other")
+    other.participants.add(carol)
+    o_ws, _ = open_chat_within(dj, other.pk, tok["carol"], "carol", REFLECT_S)
+    carol.conversations.clear()
+    assert c_ws.expect_close(timeout=3) == 4403
+    assert o_ws.expect_close(timeout=3) == 4403
+    carol.conversations.add(conv)
+    c_ws, _ = open_chat_within(dj, conv.pk, tok["carol"], "carol", REFLECT_S)
+    other.participants.add(alice)
+    o_ws, _ = open_chat_within(dj, other.pk, tok["alice"], "alice", REFLECT_S)
+    other.participants.clear()
+    assert o_ws.expect_close(timeout=3) == 4403
+
     # deleting the conversation closes every chat socket of it
     t_del = time.monotonic()
     conv.delete()
