@@ -105,6 +105,12 @@ function onError(d) {
     return;
   }
   const f = d.frame;
+  /* A frame that crossed the call's end on the wire (we sent the offer as
+   * the other side declined): the call is over here too, nothing to say. */
+  if (f.code === 'invalid_state' && f.call_id && f.call_id === R.callId && !ACTIVE[R.state]) {
+    R.lateRefusals++;
+    return;
+  }
   push(R.errors, f, ERRORS_MAX);
   toast('Server: ' + (f.code || 'error') + (f.ref ? ' (' + f.ref + ')' : '') + ': ' + (f.message || ''), 'bad');
   /* the service refused our offer or answer: this call cannot go on */

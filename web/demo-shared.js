@@ -32,6 +32,7 @@ export const R = /** @type {any} */ (window).ringmq = {
   token: null,
   tokenExp: null,
   tokenRenewals: 0,    /* tokens the service took by auth.refresh (the renew bar) */
+  lateRefusals: 0,     /* invalid_state for a frame that crossed its call's end (not an error) */
 
   deviceId: null,       /* notification socket's device_id */
   chatDeviceId: null,   /* chat socket's device_id */
