@@ -51,11 +51,14 @@ static const char watch_sql[] =
  * published. seq 0 is the call.incoming, 1 the caller's latest call.offer
  * (replaced by the next), 2 and up the caller's ICE candidates in the
  * order sent. They go when the call stops ringing (the trigger), whoever
- * ends it. */
+ * ends it. The partial index keeps a replay's look-up off the receiver's
+ * history. */
 static const char ring_sql[] =
 	"CREATE TABLE IF NOT EXISTS ring_frames ("
 	" call_id TEXT NOT NULL, seq INTEGER NOT NULL, payload TEXT NOT NULL,"
 	" PRIMARY KEY (call_id, seq)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS calls_ringing_by_receiver ON calls (receiver_id, created_at, id)"
+	" WHERE status = 'ringing';"
 	"CREATE TRIGGER IF NOT EXISTS ring_frames_end AFTER UPDATE OF status ON calls"
 	" WHEN NEW.status <> 'ringing' BEGIN DELETE FROM ring_frames WHERE call_id = NEW.id; END;";
 
