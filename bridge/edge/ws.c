@@ -7,7 +7,7 @@
  * for the replay of the calls ringing for its user (op ringing.replay:
  * their call.incoming, the caller's latest offer and candidates, with
  * their first msg_ids) and sends it right after the ack; live frames of
- * its topic that arrive meanwhile are held (up to cfg.send_queue bytes;
+ * its topic that arrive meanwhile are held (up to half of cfg.send_queue;
  * beyond, they go out at once and the replay follows them) and sent
  * after it, so a replayed call.incoming precedes every live frame of its
  * call (duplicates of replayed frames carry the same msg_id). No answer
@@ -42,6 +42,8 @@
 
 static const char *const ws_features[] = {"ice", "call.accepted", "history", "ping", "msg_id", "auth.refresh"};
 #define WS_FEATURE_REPLAY "ringing.replay" /* notification sockets only */
+#define WS_HOLD_DIVISOR 2 /* frames held behind a replay take at most 1/2 of --send-queue: released at
+			   * once, they and the next frame still fit in the queue */
 
 struct ws_hub {
 	struct edge *e;
@@ -383,14 +385,15 @@ static void release_held(struct ws_conn *c)
 }
 
 /* A live frame for a socket whose replay is still asked: held, unless
- * that would pass the send-queue limit (then everything held goes out,
- * and the rest comes as it arrives). */
+ * that would pass its share of the send queue (then everything held goes
+ * out, and the rest comes as it arrives). */
 static void hold(struct ws_conn *c, struct outmsg *m)
 {
-	if (c->held.bytes + m->len <= c->edge->cfg.send_queue && sendq_push(&c->held, m) == 0)
+	size_t cap = c->edge->cfg.send_queue / WS_HOLD_DIVISOR;
+	if (c->held.bytes + m->len <= cap && sendq_push(&c->held, m) == 0)
 		return;
 	log_warn("socket %s (user %s): over %zu bytes arrived while the replay was asked: sent before it",
-		 c->device_id, c->user_id, c->edge->cfg.send_queue);
+		 c->device_id, c->user_id, cap);
 	release_held(c);
 	ws_send(c, m);
 }

@@ -54,7 +54,7 @@ struct ws_conn {
 	char member_req[ASK_KEY_MAX];   /* pending membership question */
 	char replay_req[ASK_KEY_MAX];   /* pending ringing.replay question (notification sockets) */
 	bool holding;                   /* live frames wait in held until the replay is sent */
-	struct sendq held;              /* ... at most cfg.send_queue bytes of them */
+	struct sendq held;              /* ... at most half of cfg.send_queue (WS_HOLD_DIVISOR) */
 	/* waiting to be ready (the hub's list, oldest first), and liveness */
 	lws_dll2_t wait_node;
 	int64_t ready_by;               /* monotonic ms: closed 1013 if not ready by then */

@@ -15,7 +15,8 @@ replayed.
   persistent session resumed without a SUBSCRIBE gets what its queue held
   and no replay;
 - with rules down, a new socket gets no replay and stays, and the live
-  frames it was held back go out.
+  frames it held back go out; more than half of --send-queue of them go
+  out at once, in order, and the socket stays.
 
 "Nothing was replayed" is checked without waiting on a clock: after the
 connection.ack the test has the bridge publish a notification.created for
@@ -26,6 +27,7 @@ import time
 
 import pytest
 
+from conftest import _make_stack
 from phone import Phone, User
 from ringmq_client import DEFAULT_WAIT, expect_quiet, unique
 
@@ -193,3 +195,30 @@ def test_rules_down_no_replay_the_socket_stays(fresh_stack):
     ws.send_json({"type": "ping"})
     assert ws.expect("pong") == {"type": "pong"}
     expect_quiet(ws)
+
+
+SMALL_QUEUE = 4096   # --send-queue of the stack below
+
+
+@pytest.fixture
+def small_queue_stack(request):
+    return _make_stack(request, bridge_args=["--send-queue", str(SMALL_QUEUE)], name="small send-queue stack")
+
+
+def test_rules_down_held_frames_beyond_the_send_queue_go_out(small_queue_stack):
+    stack = small_queue_stack
+    b = User(stack, "lj-full")
+    stack.rules.stop()
+    ws = notify_socket(stack, b, "socket while rules is down")
+    filler = "x" * (SMALL_QUEUE // 6)
+    marks = []
+    for _ in range(4):   # together more than the hold's half of the queue, less than the queue
+        m = unique("n")
+        assert stack.http.notify(b.id, {"mark": m, "filler": filler}).status == 202
+        marks.append(m)
+    got = [ws.expect("notification.created")["payload"]["mark"] for _ in marks]
+    assert got == marks
+    with open(stack.bridge.log_path, encoding="utf-8", errors="replace") as f:
+        log = f.read()
+    assert "arrived while the replay was asked: sent before it" in log
+    assert ws.is_open()
