@@ -5,7 +5,9 @@ python3-paho-mqtt).
 
 It logs in to the broker with the user's JWT (username = user id, password =
 the token, client id = <user id>:<device>), keeps a persistent session,
-subscribes QoS 1 to users/<id>/notifications, rings on call.incoming,
+subscribes QoS 1 to users/<id>/notifications (a call ringing at that moment
+is replayed after the SUBACK; frames seen before are dropped by msg_id),
+rings on call.incoming,
 answers the call.offer with a (fake) SDP answer through users/<id>/outbox,
 prints ICE candidates and call.end, and hangs up on Ctrl-C or after
 --hangup-after seconds. No WebRTC here: the SDP is a stand-in.
@@ -20,6 +22,7 @@ makes the swap lossless, frames published meanwhile wait in it.
 """
 import base64
 import argparse
+import collections
 import json
 import os
 import signal
@@ -33,6 +36,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+SEEN_MAX = 1000   # msg_ids remembered: a frame seen before (a redelivery, a replay) is dropped
 FAKE_ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=ringmq example\r\nt=0 0\r\n"}
 
 
@@ -89,6 +93,7 @@ class Phone:
         self.outbox = f"users/{args.user}/outbox"
         self.call_id = None          # the call we ring for or talk in
         self.hangup_at = None        # monotonic time of --hangup-after
+        self.seen = collections.OrderedDict()   # recent msg_ids, oldest first
         self.refused = False
         self.last_pub = None
         self.refresh_at = self.refresh_time(args.token)
@@ -146,7 +151,8 @@ class Phone:
             return
         say(f"logged in as {self.args.user} (device {self.args.device}, "
             f"session {'resumed' if flags.get('session present') else 'new'})")
-        # QoS 1: a call.incoming published while we were away waits in the session.
+        # QoS 1: a call.incoming published while we were away waits in the session;
+        # one that rings now is replayed after the SUBACK (same msg_ids).
         c.subscribe(self.notifications, qos=1)
 
     def send(self, frame):
@@ -154,8 +160,22 @@ class Phone:
         frame["device_id"] = self.args.device
         self.last_pub = self.c.publish(self.outbox, json.dumps(frame), qos=1)
 
+    def first_time(self, f):
+        """False for a frame whose msg_id was seen already (drop it)."""
+        mid = f.get("msg_id")
+        if mid is None:
+            return True
+        if mid in self.seen:
+            return False
+        self.seen[mid] = True
+        if len(self.seen) > SEEN_MAX:
+            self.seen.popitem(last=False)
+        return True
+
     def on_message(self, c, userdata, msg):
         f = json.loads(msg.payload)
+        if not self.first_time(f):
+            return
         t, cid = f.get("type"), f.get("call_id")
         if t == "call.incoming":
             say(f"\aRING RING: {f['call_type']} call from {f['caller_username']} ({cid})")

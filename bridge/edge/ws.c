@@ -3,7 +3,16 @@
  * A socket is authenticated at ESTABLISHED (close 4401 on a bad token),
  * then (chat sockets) its membership is asked of rules (ask.c; close 4403),
  * then it joins its topic's subscription (subs.c) and gets connection.ack
- * once the broker acknowledged it. A user holds at most
+ * once the broker acknowledged it. A notification socket then asks rules
+ * for the replay of the calls ringing for its user (op ringing.replay:
+ * their call.incoming, the caller's latest offer and candidates, with
+ * their first msg_ids) and sends it right after the ack; live frames of
+ * its topic that arrive meanwhile are held (up to half of cfg.send_queue;
+ * beyond, they go out at once and the replay follows them) and sent
+ * after it, so a replayed call.incoming precedes every live frame of its
+ * call (duplicates of replayed frames carry the same msg_id). No answer
+ * within --request-timeout-ms: no replay, the socket stays (logged). A
+ * user holds at most
  * cfg.max_sockets_per_user sockets (the next is closed 4429). Frames in are
  * size-checked, rate-limited (common/bucket.c), decoded (frames.c) and published
  * for rules, but auth.refresh, which is answered here and never leaves the
@@ -32,6 +41,9 @@
 #define WS_FIRST_RX 1024        /* first size of a fragmented frame's buffer */
 
 static const char *const ws_features[] = {"ice", "call.accepted", "history", "ping", "msg_id", "auth.refresh"};
+#define WS_FEATURE_REPLAY "ringing.replay" /* notification sockets only */
+#define WS_HOLD_DIVISOR 2 /* frames held behind a replay take at most 1/2 of --send-queue: released at
+			   * once, they and the next frame still fit in the queue */
 
 struct ws_hub {
 	struct edge *e;
@@ -360,7 +372,67 @@ void ws_hub_start(struct ws_hub *h)
 	lws_sul_schedule(h->e->ctx, 0, &h->sul_sweep, sweep, EDGE_SWEEP_MS * LWS_US_PER_MS);
 }
 
-/* The socket is subscribed: connection.ack, then it takes frames. */
+/* Sends the live frames held while the replay was asked, and holds no more. */
+static void release_held(struct ws_conn *c)
+{
+	struct outmsg *m;
+	c->holding = false;
+	while ((m = sendq_peek(&c->held))) {
+		ws_send(c, m);
+		sendq_pop(&c->held);
+	}
+	sendq_clear(&c->held);
+}
+
+/* A live frame for a socket whose replay is still asked: held, unless
+ * that would pass its share of the send queue (then everything held goes
+ * out, and the rest comes as it arrives). */
+static void hold(struct ws_conn *c, struct outmsg *m)
+{
+	size_t cap = c->edge->cfg.send_queue / WS_HOLD_DIVISOR;
+	if (c->held.bytes + m->len <= cap && sendq_push(&c->held, m) == 0)
+		return;
+	log_warn("socket %s (user %s): over %zu bytes arrived while the replay was asked: sent before it",
+		 c->device_id, c->user_id, cap);
+	release_held(c);
+	ws_send(c, m);
+}
+
+static void replay_answer(void *arg, int status, json_t *body)
+{
+	struct ws_conn *c = arg;
+	c->replay_req[0] = '\0';
+	const json_t *frames = json_object_get(body, "frames");
+	if (status == 200 && json_is_array(frames)) {
+		size_t i;
+		json_t *f;
+		json_array_foreach(frames, i, f)
+			if (json_is_object(f))
+				ws_send_json(c, json_incref(f));
+		if (json_array_size(frames))
+			log_info("socket %s (user %s): %zu frame(s) of ringing calls replayed", c->device_id, c->user_id,
+				 json_array_size(frames));
+	} else {
+		log_warn("socket %s (user %s): no replay of ringing calls (rules answered %d)", c->device_id, c->user_id,
+			 status);
+	}
+	release_held(c);
+}
+
+/* Asks rules what the new notification socket missed of its user's ringing calls. */
+static void ask_replay(struct ws_conn *c)
+{
+	json_t *req = json_pack("{s:s, s:s}", "op", "ringing.replay", "user_id", c->user_id);
+	c->holding = true;
+	if (ask_send(c->edge->ask, req, replay_answer, c, c->replay_req) != 0) {
+		log_warn("socket %s (user %s): no replay of ringing calls: rules cannot be asked", c->device_id,
+			 c->user_id);
+		c->holding = false;
+	}
+}
+
+/* The socket is subscribed: connection.ack (then, for a notification
+ * socket, the replay), then it takes frames. */
 static void ws_ready(struct ws_conn *c)
 {
 	if (c->state == WS_READY || c->close_code)
@@ -370,6 +442,8 @@ static void ws_ready(struct ws_conn *c)
 	json_t *features = json_array();
 	for (size_t i = 0; i < sizeof(ws_features) / sizeof(ws_features[0]); i++)
 		json_array_append_new(features, json_string(ws_features[i]));
+	if (c->kind == WS_NOTIFY)
+		json_array_append_new(features, json_string(WS_FEATURE_REPLAY));
 	json_t *ack = json_pack("{s:s, s:s, s:s, s:o}", "type", "connection.ack", "user_id", c->user_id, "device_id",
 				c->device_id, "features", features);
 	if (ack && c->kind == WS_CHAT)
@@ -377,6 +451,8 @@ static void ws_ready(struct ws_conn *c)
 	ws_send_json(c, ack);
 	log_event(LOG_LEVEL_INFO, NULL, c->user_id, c->device_id, "socket %s open: user %s, %s%s", c->device_id,
 		  c->user_id, c->kind == WS_CHAT ? "chat " : "notifications", c->kind == WS_CHAT ? c->conv_id : "");
+	if (c->kind == WS_NOTIFY)
+		ask_replay(c);
 }
 
 static void on_sub_ready(struct subs_member *m)
@@ -394,7 +470,11 @@ static void on_sub_refused(struct subs_member *m)
 static void on_sub_deliver(struct subs_member *m, struct outmsg *msg)
 {
 	struct ws_conn *c = lws_container_of(m, struct ws_conn, member);
-	if (c->state == WS_READY)
+	if (c->state != WS_READY)
+		return;
+	if (c->holding)
+		hold(c, msg);
+	else
 		ws_send(c, msg);
 }
 
@@ -702,6 +782,7 @@ static void on_closed(struct edge *e, struct ws_conn *c)
 		return; /* refused before it was set up */
 	wait_remove(c);
 	ask_cancel(e->ask, c->member_req);
+	ask_cancel(e->ask, c->replay_req);
 	subs_leave(e->subs, &c->member);
 	if (c->device_id[0]) {
 		hmap_del(e->ws->devices, c->device_id);
@@ -716,6 +797,7 @@ static void on_closed(struct edge *e, struct ws_conn *c)
 				  c->device_id, c->user_id);
 	}
 	sendq_clear(&c->q);
+	sendq_clear(&c->held);
 	free(c->rx);
 	c->rx = NULL;
 	c->edge = NULL;

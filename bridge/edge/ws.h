@@ -3,7 +3,9 @@
  * (chat), the subscription (subs.c) and connection.ack, frames in (checked,
  * rate-limited, published for rules; auth.refresh answered here) and frames
  * out (a bounded queue of shared messages, sendq.c), the token's expiry
- * (4401) and the close handshake. server.c hands it the WebSocket reasons of
+ * (4401) and the close handshake. A notification socket also gets, right
+ * after its connection.ack, the frames of the calls ringing for its user
+ * (asked of rules: ringing.replay). server.c hands it the WebSocket reasons of
  * the one protocol; struct ws_hub holds every open socket (by device id, the
  * ones waiting to be ready, the count of each user's, the one sweep timer). */
 #ifndef RINGMQ_WS_H
@@ -50,6 +52,9 @@ struct ws_conn {
 	const char *close_why;
 	bool close_sent;
 	char member_req[ASK_KEY_MAX];   /* pending membership question */
+	char replay_req[ASK_KEY_MAX];   /* pending ringing.replay question (notification sockets) */
+	bool holding;                   /* live frames wait in held until the replay is sent */
+	struct sendq held;              /* ... at most half of cfg.send_queue (WS_HOLD_DIVISOR) */
 	/* waiting to be ready (the hub's list, oldest first), and liveness */
 	lws_dll2_t wait_node;
 	int64_t ready_by;               /* monotonic ms: closed 1013 if not ready by then */

@@ -16,6 +16,12 @@
  *               username (a persistent session that is offline still has
  *               its queue filled); a user's write counts as a will unless it
  *               comes from a live, not superseded connection we logged in.
+ *               A live login's allowed SUBSCRIBE to its own notification
+ *               topic publishes {"user_id", "subscribed": true, "device"}
+ *               on svc/presence/mqtt: rules answers with the frames of the
+ *               calls ringing for the user (a round trip, so after this
+ *               SUBACK). A session resumed without a SUBSCRIBE gets none:
+ *               its queue holds what it missed.
  *   MESSAGE     a user's PUBLISH to its outbox takes a token of the
  *               connection's bucket (limits.c: 50/s, bursts of 100) and
  *               must not name another device in its device_id than its
@@ -510,6 +516,25 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	}
 }
 
+static const char *device_of(const struct login *l);
+
+/* A user's live login subscribed to its own notification topic: rules
+ * replays the calls ringing for it (schemas/INTERNAL.md "Presence"). */
+static void report_subscribe(const struct plugin *p, const struct mosquitto *client, const char *username,
+			     const char *topic)
+{
+	char id[IDS_MAX + 1];
+	const struct login *l = logins_find(p->logins, client);
+	if (!l || l->superseded || strcmp(l->user_id, username) ||
+	    topics_parse(topic, id) != TOPICS_USER_NOTIFICATIONS || strcmp(id, username))
+		return;
+	json_t *ev = json_pack("{s:s, s:b}", "user_id", username, "subscribed", 1);
+	const char *device = device_of(l);
+	if (ev && device)
+		json_object_set_new(ev, "device", json_string(device));
+	presence_send(ev);
+}
+
 static int on_acl_check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ev = event_data;
@@ -541,8 +566,11 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 		if (!se || se->superseded || strcmp(se->user_id, username) != 0)
 			access = ACL_WILL;
 	}
-	if (acl_allows(kind, username, access, ev->topic, ev->retain))
+	if (acl_allows(kind, username, access, ev->topic, ev->retain)) {
+		if (access == ACL_SUBSCRIBE && kind == ACL_USER)
+			report_subscribe(p, ev->client, username, ev->topic);
 		return MOSQ_ERR_SUCCESS;
+	}
 
 	static const char *const names[] = {"?", "subscribe", "read", "publish", "will", "unsubscribe"};
 	char u[LOG_FIELD_MAX + 1], t[LOG_FIELD_MAX + 1];

@@ -11,7 +11,9 @@
  * inbound message to the module for its topic:
  *   users/<uid>/outbox, chats/<cid>/in -> signaling.c (client frames)
  *   svc/rules/requests                 -> requests.c (the bridge's questions)
- *   svc/presence/<source>              -> presence.c
+ *   svc/presence/<source>              -> presence.c (and, for an MQTT
+ *                                         session that subscribed, the
+ *                                         replay of replay.h)
  * and publishes what they return (revocations, retained, again after every
  * connect). SQLite's automatic WAL checkpoint is off:
  * the loop checkpoints after RULES_CHECKPOINT_IDLE_MS without a message, or
@@ -34,6 +36,7 @@
 #include "mqtt.h"
 #include "options.h"
 #include "presence.h"
+#include "replay.h"
 #include "requests.h"
 #include "router.h"
 #include "secret.h"
@@ -184,6 +187,35 @@ static void on_request(struct rules *r, const struct mosquitto_message *msg, con
 	publish_all(r, &extra);
 }
 
+struct replay_to {
+	struct rules *r;
+	const char *uid;
+	int64_t now_ms;
+};
+
+static void publish_replayed(json_t *frame, int64_t ring_deadline, void *arg)
+{
+	struct replay_to *t = arg;
+	struct router_out out;
+	router_out_init(&out);
+	if (router_replayed(t->uid, frame, clock_expiry_s(ring_deadline - t->now_ms), &out) == 0)
+		publish_all(t->r, &out);
+	router_out_clear(&out);
+}
+
+/* An MQTT session of uid subscribed to its notification topic: the frames
+ * of the calls ringing for uid, for its MQTT devices (replay.h). After
+ * the broker's SUBACK: the plugin's report took a round trip through us. */
+static void replay_to_phones(struct rules *r, const char *uid)
+{
+	struct replay_to t = {.r = r, .uid = uid, .now_ms = clock_now_ms()};
+	int n = replay_each(r->st, uid, t.now_ms, publish_replayed, &t);
+	if (n < 0)
+		log_warn("%s: no replay for the MQTT devices of %s (the store failed)", __func__, uid);
+	else if (n)
+		log_info("replayed %d frame(s) of ringing calls to the MQTT devices of %s", n, uid);
+}
+
 static void on_message(void *user, const struct mosquitto_message *msg, const mosquitto_property *props)
 {
 	struct rules *r = user;
@@ -200,9 +232,14 @@ static void on_message(void *user, const struct mosquitto_message *msg, const mo
 	case TOPICS_REQUESTS:
 		on_request(r, msg, props);
 		break;
-	case TOPICS_PRESENCE:
-		presence_handle(r->st, id, msg->payload ? msg->payload : "", (size_t)msg->payloadlen, clock_now_ms());
+	case TOPICS_PRESENCE: {
+		char replay_uid[IDS_MAX + 1];
+		presence_handle(r->st, id, msg->payload ? msg->payload : "", (size_t)msg->payloadlen, clock_now_ms(),
+				replay_uid);
+		if (replay_uid[0])
+			replay_to_phones(r, replay_uid);
 		break;
+	}
 	default:
 		log_debug("ignoring a message on %s", msg->topic);
 		break;

@@ -2,11 +2,13 @@
 #include "presence.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
 #include "ids.h"
 #include "log.h"
+#include "topics.h"
 
 static int snapshot(struct store *st, const char *source, const json_t *list)
 {
@@ -45,7 +47,8 @@ static int sync(struct store *st, const char *uid, int64_t now_ms)
 	return 0;
 }
 
-int presence_handle(struct store *st, const char *source, const char *payload, size_t len, int64_t now_ms)
+int presence_handle(struct store *st, const char *source, const char *payload, size_t len, int64_t now_ms,
+		    char *replay_uid)
 {
 	json_error_t err;
 	json_t *j = json_loadb(payload, len, 0, &err);
@@ -53,7 +56,18 @@ int presence_handle(struct store *st, const char *source, const char *payload, s
 	char uid[IDS_MAX + 1];
 	const json_t *list = json_object_get(j, "snapshot");
 	const json_t *online = json_object_get(j, "online");
-	if (json_is_array(list)) {
+	const json_t *subscribed = json_object_get(j, "subscribed");
+	if (replay_uid)
+		replay_uid[0] = '\0';
+	if (json_is_true(subscribed) && !strcmp(source, TOPICS_PRESENCE_MQTT) &&
+	    ids_from_json(json_object_get(j, "user_id"), uid) == 0) {
+		/* Only the plugin sees MQTT subscriptions; a bridge asks for its sockets' replay itself. */
+		const char *device = json_string_value(json_object_get(j, "device"));
+		log_debug("presence %s: %s subscribed (device %s)", source, uid, device ? device : "unknown");
+		if (replay_uid)
+			memcpy(replay_uid, uid, sizeof(uid));
+		rc = 0;
+	} else if (json_is_array(list)) {
 		rc = snapshot(st, source, list);
 		if (rc == 0)
 			rc = sync(st, NULL, now_ms);

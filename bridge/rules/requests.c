@@ -12,6 +12,8 @@
 #include "ids.h"
 #include "bounds.h"
 #include "log.h"
+#include "msgid.h"
+#include "replay.h"
 
 /* What one op gets and gives. Every op and every answer helper returns 1:
  * "the request is answered" (r->status, r->body). */
@@ -156,7 +158,11 @@ static int op_initiate(struct req *r)
 	log_info("call %s %s→%s ringing (%s, conversation %s, receiver %s)", c.id, c.caller_id, c.receiver_id,
 		 c.call_type, c.conversation_id, online == 1 ? "online" : "offline");
 
-	router_incoming(&c, clock_expiry_s(r->cfg->ring_timeout_ms), r->extra);
+	char msg_id[IDS_UUID_LEN + 1];
+	msgid_next(msg_id);
+	size_t first = r->extra->n;
+	router_incoming(&c, msg_id, clock_expiry_s(r->cfg->ring_timeout_ms), r->extra);
+	replay_keep(r->st, &c, r->extra, first);
 	json_t *body = calls_to_json(&c);
 	json_object_set_new(body, "receiver_online", json_boolean(online == 1));
 	return answer(r, 201, body);
@@ -351,6 +357,31 @@ static int op_user_disconnect(struct req *r)
 	return answer(r, 202, json_pack("{s:s, s:b}", "user_id", uid, "disconnected", 1));
 }
 
+static void replay_add(json_t *frame, int64_t ring_deadline, void *arg)
+{
+	json_array_append_new(arg, frame);
+}
+
+/* A notification socket of user_id has just had its connection.ack: what
+ * it missed of the calls ringing for that user (replay.h). */
+static int op_ringing_replay(struct req *r)
+{
+	char uid[IDS_MAX + 1];
+	if (!want_id(r, "user_id", uid))
+		return 1;
+	json_t *frames = json_array();
+	if (!frames)
+		return store_failed(r);
+	int n = replay_each(r->st, uid, r->now_ms, replay_add, frames);
+	if (n < 0) {
+		json_decref(frames);
+		return store_failed(r);
+	}
+	if (n)
+		log_debug("replay for a socket of %s: %d frames", uid, n);
+	return answer(r, 200, json_pack("{s:o}", "frames", frames));
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct req *r);
@@ -363,6 +394,7 @@ static const struct {
 	{"conversation.put", op_conversation_put},
 	{"conversation.delete", op_conversation_delete},
 	{"user.disconnect", op_user_disconnect},
+	{"ringing.replay", op_ringing_replay},
 };
 
 int requests_handle(struct store *st, const struct requests_cfg *cfg, const char *payload, size_t len,

@@ -1,10 +1,11 @@
 /* requests: the answers to svc/rules/requests (INTERNAL.md "Requests"):
  * ping, member, initiate, calls.list, calls.get, conversation.put,
- * conversation.delete. Each request is {"op": ..., fields}; each answer an
+ * conversation.delete, user.disconnect, ringing.replay (replay.h). Each request is {"op": ..., fields}; each answer an
  * HTTP status and a JSON body, which main.c sends as {"status", "body"} to
  * the request's response topic. Everything is validated again here (rules
  * trusts only the broker's ACL). Talks to the store; a successful initiate
- * also yields the call.incoming publish.
+ * also yields the call.incoming publish (with its msg_id, kept for late
+ * devices: replay.h).
  *
  * Glare rule: when A initiates a call to B while a call between A and B is
  * still ringing (B's call to A, or A's own earlier one), no second call is

@@ -200,9 +200,9 @@ int router_refuse(const struct router_origin *o, int code, const char *why, cons
 	return router_to_sender(o, frames_error(code, why, ref, call_id), out);
 }
 
-int router_incoming(const struct calls_call *call, uint32_t expiry_s, struct router_out *out)
+int router_incoming(const struct calls_call *call, const char *msg_id, uint32_t expiry_s, struct router_out *out)
 {
-	json_t *j = json_pack("{s:s}", "type", "call.incoming");
+	json_t *j = json_pack("{s:s, s:s}", "type", "call.incoming", "msg_id", msg_id);
 	if (j && set_call_fields(j, call)) {
 		json_decref(j);
 		j = NULL;
@@ -258,4 +258,12 @@ int router_members(const char *cid, json_t *members, struct router_out *out)
 		return -1;
 	}
 	return add(out, topic, json_pack("{s:s, s:o}", "conversation_id", cid, "members", members), 0);
+}
+
+int router_replayed(const char *uid, json_t *frame, uint32_t expiry_s, struct router_out *out)
+{
+	if (add_user(out, uid, frame, expiry_s) < 0)
+		return -1;
+	out->pub[out->n - 1].for_device = true;
+	return 0;
 }

@@ -92,9 +92,10 @@ int router_refuse(const struct router_origin *o, int code, const char *why, cons
 		  struct router_out *out);
 
 /* call.incoming {call_id, caller_id, caller_username, call_type,
- * conversation_id, receiver_id} to the receiver, with message expiry
- * expiry_s (the ring time). */
-int router_incoming(const struct calls_call *call, uint32_t expiry_s, struct router_out *out);
+ * conversation_id, receiver_id, msg_id} to the receiver, with message
+ * expiry expiry_s (the ring time). msg_id (msgid.h) is the one every copy
+ * carries, the replayed ones included (replay.h). */
+int router_incoming(const struct calls_call *call, const char *msg_id, uint32_t expiry_s, struct router_out *out);
 
 /* call.end {call_id, reason: "missed", ended_by: null, ...} to both
  * parties of call (already expired by calls_expire). */
@@ -117,5 +118,11 @@ int router_revocation(const char *uid, int64_t before, struct router_out *out);
  * chats/<cid>/members; members is a JSON array of ids (reference taken),
  * empty when the conversation was deleted. */
 int router_members(const char *cid, json_t *members, struct router_out *out);
+
+/* One replayed frame (replay.h; reference taken) for the MQTT devices of
+ * uid that just subscribed: on users/<uid>/notifications, marked
+ * for_device (web bridges skip it: their sockets get their own replay),
+ * with message expiry expiry_s (what is left of the ring). */
+int router_replayed(const char *uid, json_t *frame, uint32_t expiry_s, struct router_out *out);
 
 #endif

@@ -7,6 +7,7 @@
 #include "ids.h"
 #include "log.h"
 #include "msgid.h"
+#include "replay.h"
 #include "topics.h"
 
 static void log_change(const struct calls_call *c)
@@ -59,8 +60,10 @@ static int handle_call(struct store *st, const struct router_origin *o, const st
 	}
 	size_t first = out->n;
 	rc = router_route(o, f, &call, &d, out);
-	if (call.state == CALLS_RINGING)
+	if (call.state == CALLS_RINGING) {
 		expire_with_ring(&call, now_ms, out, first);
+		replay_keep(st, &call, out, first); /* for the receiver's devices still to come */
+	}
 	return rc;
 }
 

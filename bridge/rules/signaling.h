@@ -1,7 +1,8 @@
 /* signaling: one client frame in (from users/<uid>/outbox or
  * chats/<cid>/in), state and publishes out. Decodes and checks the frame
  * (frames.c), loads the call (store.c), asks the state machine (calls.c),
- * writes the new state, and lets the router (router.c) say who gets what.
+ * writes the new state, and lets the router (router.c) say who gets what;
+ * while the call rings, the copies for its receiver are kept (replay.h).
  * Knows nothing of MQTT: main.c hands it the payload and properties and
  * sends what it returns. Logs every state change with the call and users. */
 #ifndef RINGMQ_SIGNALING_H

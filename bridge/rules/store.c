@@ -52,6 +52,22 @@ static const char watch_sql[] =
 	" WHERE status = 'accepted' AND receiver_absent_since IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS calls_answered ON calls (answered_at) WHERE status = 'accepted';";
 
+/* What a device that comes online while a call rings is sent (replay.h):
+ * per ringing call the copies rules routed to its receiver, exactly as
+ * published. seq 0 is the call.incoming, 1 the caller's latest call.offer
+ * (replaced by the next), 2 and up the caller's ICE candidates in the
+ * order sent. They go when the call stops ringing (the trigger), whoever
+ * ends it. The partial index keeps a replay's look-up off the receiver's
+ * history. */
+static const char ring_sql[] =
+	"CREATE TABLE IF NOT EXISTS ring_frames ("
+	" call_id TEXT NOT NULL, seq INTEGER NOT NULL, payload TEXT NOT NULL,"
+	" PRIMARY KEY (call_id, seq)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS calls_ringing_by_receiver ON calls (receiver_id, created_at, id)"
+	" WHERE status = 'ringing';"
+	"CREATE TRIGGER IF NOT EXISTS ring_frames_end AFTER UPDATE OF status ON calls"
+	" WHEN NEW.status <> 'ringing' BEGIN DELETE FROM ring_frames WHERE call_id = NEW.id; END;";
+
 #define CALL_COLS                                                                                        \
 	"id, caller_id, caller_username, receiver_id, call_type, conversation_id, status, created_at,"   \
 	" answered_at, ended_at, end_reason, ended_by, ring_deadline, answered_device, caller_absent_since,"  \
@@ -92,6 +108,9 @@ enum stmt {
 	S_OUTBOX_PROMOTE,
 	S_OUTBOX_RETRY,
 	S_OUTBOX_COUNT,
+	S_RING_PUT,
+	S_RING_ICE,
+	S_RING_EACH,
 	S_COUNT
 };
 
@@ -161,6 +180,13 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_OUTBOX_RETRY] = "UPDATE webhook_outbox SET attempts = attempts + 1, first_at = coalesce(first_at, ?2),"
 			   " next_at = ?3 WHERE seq = ?1",
 	[S_OUTBOX_COUNT] = "SELECT COUNT(*) FROM webhook_outbox",
+	[S_RING_PUT] = "INSERT OR REPLACE INTO ring_frames (call_id, seq, payload) VALUES (?1, ?2, ?3)",
+	/* The next candidate's seq, unless ?3 are kept already. */
+	[S_RING_ICE] = "INSERT INTO ring_frames (call_id, seq, payload) SELECT ?1, 2 + count(*), ?2 FROM ring_frames"
+		       " WHERE call_id = ?1 AND seq >= 2 HAVING count(*) < ?3",
+	[S_RING_EACH] = "SELECT f.payload, c.ring_deadline FROM calls c JOIN ring_frames f ON f.call_id = c.id"
+			" WHERE c.receiver_id = ?1 AND c.status = 'ringing' AND c.ring_deadline > ?2"
+			" ORDER BY c.created_at, c.id, f.seq",
 };
 
 struct store {
@@ -385,7 +411,8 @@ int store_open(const char *path, struct store **out)
 			 NULL, NULL, &err) !=
 		    SQLITE_OK ||
 	    sqlite3_exec(st->db, schema_sql, NULL, NULL, &err) != SQLITE_OK || migrate(st->db) != SQLITE_OK ||
-	    sqlite3_exec(st->db, watch_sql, NULL, NULL, &err) != SQLITE_OK) {
+	    sqlite3_exec(st->db, watch_sql, NULL, NULL, &err) != SQLITE_OK ||
+	    sqlite3_exec(st->db, ring_sql, NULL, NULL, &err) != SQLITE_OK) {
 		log_error("%s: %s: %s", __func__, path, err ? err : sqlite3_errmsg(st->db));
 		sqlite3_free(err);
 		goto fail;
@@ -820,5 +847,44 @@ int store_outbox_retry(struct store *st, int64_t seq, int64_t first_at, int64_t 
 	sqlite3_bind_int64(q, 3, next_at);
 	int rc = step(st, S_OUTBOX_RETRY, __func__);
 	done(st, S_OUTBOX_RETRY);
+	return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
+}
+
+int store_ring_keep(struct store *st, const char *call_id, enum store_ring kind, const char *payload, size_t len,
+		    int ice_max)
+{
+	enum stmt s = kind == STORE_RING_ICE ? S_RING_ICE : S_RING_PUT;
+	sqlite3_stmt *q = st->st[s];
+	sqlite3_bind_text(q, 1, call_id, -1, SQLITE_STATIC);
+	if (kind == STORE_RING_ICE) {
+		sqlite3_bind_text(q, 2, payload, (int)len, SQLITE_STATIC);
+		sqlite3_bind_int(q, 3, ice_max);
+	} else {
+		sqlite3_bind_int(q, 2, kind == STORE_RING_INCOMING ? 0 : 1);
+		sqlite3_bind_text(q, 3, payload, (int)len, SQLITE_STATIC);
+	}
+	int rc = step(st, s, __func__);
+	done(st, s);
+	if (rc != SQLITE_DONE)
+		return STORE_EDB;
+	return sqlite3_changes(st->db) > 0;
+}
+
+int store_ring_each(struct store *st, const char *uid, int64_t now_ms,
+		    bool (*fn)(const char *payload, size_t len, int64_t ring_deadline, void *arg), void *arg)
+{
+	sqlite3_stmt *q = st->st[S_RING_EACH];
+	sqlite3_bind_text(q, 1, uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, now_ms);
+	int rc;
+	while ((rc = step(st, S_RING_EACH, __func__)) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(q, 0);
+		size_t len = (size_t)sqlite3_column_bytes(q, 0);
+		if (!fn(text ? text : "", text ? len : 0, sqlite3_column_int64(q, 1), arg)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	done(st, S_RING_EACH);
 	return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
 }

@@ -1,7 +1,8 @@
 /* store: everything rules keeps, in one SQLite database it alone opens.
  * Tables: conversations and members (written by the server API through the
- * bridge), revocations (user id -> before, revoked.h), calls (the records of calls.h; times in ms since the epoch), and
- * a TEMP table presence(source, user_id) that lives as long as the process
+ * bridge), revocations (user id -> before, revoked.h), calls (the records of calls.h; times in ms since the epoch),
+ * ring_frames (the copies a device coming online while a call rings is
+ * sent, replay.h), and a TEMP table presence(source, user_id) that lives as long as the process
  * (bridges resend it on svc/rules/hello). WAL journal, statements prepared
  * once at open and kept, indexes for a user's history (newest first), for
  * ringing deadlines and for the watch of accepted calls (absences, answer
@@ -168,5 +169,26 @@ int store_outbox_done(struct store *st, int64_t seq, const char *call_id, int64_
 /* Records a failed attempt of seq: attempts + 1, first_at (when not yet
  * set) and the next try at next_at. */
 int store_outbox_retry(struct store *st, int64_t seq, int64_t first_at, int64_t next_at);
+
+/* The frames a device that comes online while a call rings is sent
+ * (replay.h), as published; dropped by the store itself when the call
+ * stops ringing (any status but ringing written by store_call_update). */
+enum store_ring {
+	STORE_RING_INCOMING = 0, /* the call.incoming: one per call */
+	STORE_RING_OFFER,        /* the caller's latest call.offer: replaces the one kept */
+	STORE_RING_ICE,          /* a caller's call.ice_candidate: appended, at most ice_max kept */
+};
+/* Keeps payload (len bytes of JSON text, copied) for call_id. 1 when
+ * kept, 0 for a candidate beyond ice_max (not kept: the first ice_max
+ * stay), STORE_EDB. */
+int store_ring_keep(struct store *st, const char *call_id, enum store_ring kind, const char *payload, size_t len,
+		    int ice_max);
+/* Calls fn with each kept frame of the calls ringing for receiver uid at
+ * now_ms (status ringing, deadline not passed): oldest call first, each
+ * call's incoming, offer, then candidates in the order sent; with the
+ * call's ring deadline. payload is borrowed for the call. fn returns
+ * false to stop; it must not use the store. STORE_OK or STORE_EDB. */
+int store_ring_each(struct store *st, const char *uid, int64_t now_ms,
+		    bool (*fn)(const char *payload, size_t len, int64_t ring_deadline, void *arg), void *arg);
 
 #endif

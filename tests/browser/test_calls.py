@@ -191,6 +191,31 @@ def test_notification_socket_reconnects(browsers, stack):
     no_errors(a, b)
 
 
+def test_reload_while_ringing(browsers, stack):
+    """B reloads the page while A's call rings: the new page's notification
+    socket gets the call again (call.incoming, A's offer and candidates,
+    replayed by the service), shows the incoming-call box, and B accepts:
+    the call connects with media both ways."""
+    a, b = open_pair(browsers, stack, "#/feed", "feed", "#/profile", "profile")
+    ring(a, b, "reload", "call-video")
+    call_id = a.ring("callId")
+    # The offer and every candidate are sent before the reload: the new
+    # page can only have them from the replay.
+    a.wait(lambda y: y.js("var pc = window.ringmq.pc; return !!pc && !!pc.localDescription && "
+                          "pc.iceGatheringState === 'complete'"), 10, "caller's offer and candidates sent")
+    old = b.ring("deviceId")
+    b.driver.refresh()
+    b.wait(lambda y: y.page() == "profile" and y.js(
+        "return document.getElementById('notif-status').dataset.state") == "open", 10, "page reloaded")
+    assert b.ring("deviceId") != old, "a new notification socket"
+    b.wait(lambda y: y.displayed("incoming-modal"), RING_WAIT, "incoming-call modal after the reload")
+    assert "Alice" in b.js("return document.getElementById('incoming-text').textContent")
+    assert b.ring("callId") == call_id
+    b.screenshot("reload", "ringing-after-reload")
+    accept_and_connect(a, b, "reload")
+    hang_up(b, a, "reload")
+
+
 def test_busy_and_answered_elsewhere(browsers, stack):
     """Bob on two devices: one answers, the other stops ringing. Then carol
     calls bob, who is in that call: carol's page shows busy (409)."""

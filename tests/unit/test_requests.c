@@ -93,6 +93,8 @@ static void test_conversations(void)
 	CHECK_EQ_INT(ask(&body, &extra, "{\"op\":\"conversation.delete\",\"conversation_id\":\"gone\"}"), 204);
 	CHECK(json_is_null(body));
 	json_decref(body);
+	CHECK_EQ_INT(extra.n, 1); /* the bridges are told it is gone */
+	router_out_clear(&extra);
 	expect(404, "not_found", "{\"op\":\"conversation.delete\",\"conversation_id\":\"gone\"}");
 
 	CHECK_EQ_INT(ask(&body, &extra, "{\"op\":\"member\",\"conversation_id\":\"7\",\"user_id\":\"bob\"}"), 200);

@@ -327,8 +327,10 @@ static void test_service_frames(void)
 	struct calls_call call = make_call(CALLS_RINGING);
 	struct router_out out;
 	router_out_init(&out);
-	CHECK_EQ_INT(router_incoming(&call, 45, &out), 0);
+	CHECK_EQ_INT(router_incoming(&call, "11111111-2222-4333-8444-000000000001", 45, &out), 0);
 	CHECK_EQ_INT(out.n, 1);
+	CHECK_EQ_STR(str(&out.pub[0], "msg_id"), "11111111-2222-4333-8444-000000000001");
+	CHECK(!out.pub[0].for_device);
 	CHECK_EQ_STR(out.pub[0].topic, "users/bob/notifications");
 	CHECK_EQ_INT(out.pub[0].expiry_s, 45);
 	CHECK_EQ_STR(str(&out.pub[0], "type"), "call.incoming");

@@ -233,7 +233,7 @@ static void test_timeouts(void)
 
 static void presence(const char *source, const char *json, int64_t at)
 {
-	CHECK_EQ_INT(presence_handle(st, source, json, strlen(json), at), 0);
+	CHECK_EQ_INT(presence_handle(st, source, json, strlen(json), at, NULL), 0);
 }
 
 /* The watch of accepted calls through presence events, the answer and
