@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "health.h"
 #include "ids.h"
 #include "log.h"
 #include "mqtt.h"
@@ -59,6 +60,7 @@ struct rules {
 	int64_t watch_from; /* wall ms: the watch ends no call before this (settle after a connect) */
 	struct timers_next next; /* the next deadlines, as far as the loop knows */
 	int64_t last_msg;        /* monotonic ms of the last message in */
+	struct health health;    /* ping's store check (health.h) */
 };
 
 static volatile sig_atomic_t stopping;
@@ -348,6 +350,8 @@ int main(int argc, char **argv)
 			  .lim = {.presence_grace_ms = grace_ms, .max_call_ms = max_call_ms}};
 	int status = 1;
 	timers_next_init(&r.next);
+	health_init(&r.health);
+	r.cfg.health = &r.health;
 	if (store_open(db, &r.st) != STORE_OK)
 		goto out;
 	struct mqtt_cfg cfg = {

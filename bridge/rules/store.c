@@ -1,16 +1,19 @@
 /* store: SQLite behind the functions of store.h. Every statement is
  * prepared once in store_open and reset after each use; multi-row writes
- * run in one transaction and roll back on failure. */
+ * run in one transaction and roll back on failure. Writes and commits are
+ * timed, failures counted (metrics.h); store_health_probe() is health.h's. */
 #include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include <sqlite3.h>
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 
@@ -35,7 +38,8 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS calls_accepted_by_receiver ON calls (receiver_id) WHERE status = 'accepted';"
 	"CREATE TEMP TABLE IF NOT EXISTS presence ("
 	" source TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (source, user_id)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS temp.presence_by_user ON presence (user_id);";
+	"CREATE INDEX IF NOT EXISTS temp.presence_by_user ON presence (user_id);"
+	"CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);";
 
 /* Run after migrate(): a database made before the absence columns gets
  * them first. */
@@ -80,6 +84,7 @@ enum stmt {
 	S_REVOKE,
 	S_REVOKED_GET,
 	S_REVOKED_ALL,
+	S_HEALTH_WRITE,
 	S_COUNT
 };
 
@@ -138,6 +143,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		     " ON CONFLICT (user_id) DO UPDATE SET before = max(before, excluded.before)",
 	[S_REVOKED_GET] = "SELECT before FROM revocations WHERE user_id = ?1",
 	[S_REVOKED_ALL] = "SELECT user_id, before FROM revocations",
+	[S_HEALTH_WRITE] = "INSERT INTO health (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
 };
 
 struct store {
@@ -146,7 +152,15 @@ struct store {
 	int64_t ring_added; /* store_take_changes() */
 	bool watch_changed;
 	int wal_pages;      /* store_wal_pages() */
+	int64_t failed_at;  /* store_failed_at() */
 };
+
+/* Counts a failure for health.h and the metrics. */
+static void note_failure(struct store *st)
+{
+	st->failed_at = clock_mono_ms();
+	metrics_rules.store_failures++;
+}
 
 /* After each commit in WAL mode: remember how big the WAL is. Registering
  * it also replaces SQLite's automatic checkpoint (off anyway). */
@@ -167,6 +181,7 @@ int store_checkpoint(struct store *st)
 	int log_pages = 0, done_pages = 0;
 	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &done_pages) != SQLITE_OK) {
 		log_error("%s: sqlite: %s", __func__, sqlite3_errmsg(st->db));
+		note_failure(st);
 		return STORE_EDB;
 	}
 	if (done_pages >= log_pages)
@@ -194,14 +209,26 @@ void store_take_changes(struct store *st, int64_t *ring_added, bool *watch_chang
 static int fail(struct store *st, const char *where, enum stmt s)
 {
 	log_error("%s: sqlite: %s (statement %d)", where, sqlite3_errmsg(st->db), (int)s);
+	note_failure(st);
 	return STORE_EDB;
+}
+
+/* One sqlite3_step of q; the writes and the commit are timed (metrics.h). */
+static int step_timed(sqlite3_stmt *q, bool timed)
+{
+	if (!timed)
+		return sqlite3_step(q);
+	int64_t t0 = clock_mono_us();
+	int rc = sqlite3_step(q);
+	metrics_store_write(&metrics_rules, clock_mono_us() - t0);
+	return rc;
 }
 
 /* Steps statement s (already bound). Returns SQLITE_ROW, SQLITE_DONE or
  * STORE_EDB (logged). The caller resets via done(). */
 static int step(struct store *st, enum stmt s, const char *where)
 {
-	int rc = sqlite3_step(st->st[s]);
+	int rc = step_timed(st->st[s], s == S_COMMIT || !sqlite3_stmt_readonly(st->st[s]));
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		return rc;
 	fail(st, where, s);
@@ -474,7 +501,7 @@ int store_call_insert(struct store *st, const struct calls_call *c)
 	bind_text(q, 14, c->answered_device);
 	bind_time(q, 15, c->caller_absent_since);
 	bind_time(q, 16, c->receiver_absent_since);
-	int rc = sqlite3_step(q);
+	int rc = step_timed(q, true);
 	int ext = sqlite3_extended_errcode(st->db);
 	if (rc != SQLITE_DONE && ext != SQLITE_CONSTRAINT_PRIMARYKEY)
 		fail(st, __func__, S_CALL_INSERT);
@@ -644,4 +671,30 @@ int store_revocations_each(struct store *st, void (*fn)(const char *uid, int64_t
 		fn((const char *)sqlite3_column_text(q, 0), sqlite3_column_int64(q, 1), arg);
 	done(st, S_REVOKED_ALL);
 	return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
+}
+
+int64_t store_failed_at(const struct store *st)
+{
+	return st->failed_at;
+}
+
+int store_health_probe(struct store *st, int64_t now_ms, int64_t *free_bytes)
+{
+	int64_t failed_at = st->failed_at; /* the probe's own failure is its answer, not "a failure met" */
+	int rc = begin(st);
+	if (rc == STORE_OK) {
+		sqlite3_bind_int64(st->st[S_HEALTH_WRITE], 1, now_ms);
+		if (step(st, S_HEALTH_WRITE, __func__) != SQLITE_DONE || commit(st) != STORE_OK)
+			rc = STORE_EDB;
+		done(st, S_HEALTH_WRITE);
+		if (rc != STORE_OK)
+			rollback(st);
+	}
+	st->failed_at = failed_at;
+	*free_bytes = -1;
+	const char *path = sqlite3_db_filename(st->db, "main");
+	struct statvfs vfs;
+	if (path && path[0] && statvfs(path, &vfs) == 0)
+		*free_bytes = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+	return rc;
 }
