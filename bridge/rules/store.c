@@ -298,9 +298,11 @@ static int commit(struct store *st)
 	return exec2(st, S_COMMIT, NULL, NULL, __func__);
 }
 
+/* A failed COMMIT (a full disk) may have rolled back already. */
 static void rollback(struct store *st)
 {
-	exec2(st, S_ROLLBACK, NULL, NULL, __func__);
+	if (!sqlite3_get_autocommit(st->db))
+		exec2(st, S_ROLLBACK, NULL, NULL, __func__);
 }
 
 static void col_text(sqlite3_stmt *q, int i, char *dst, size_t cap)
