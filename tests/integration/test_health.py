@@ -17,7 +17,7 @@ import pytest
 
 from conftest import _make_stack
 from ringmq_client import wait_until
-from test_core import parties
+from test_core import ring_and_cancel
 
 TMPFS_SIZE = "4m"
 FILL_CHUNK = 64 * 1024
@@ -69,16 +69,8 @@ def fill(path):
 
 
 def a_call_works(st):
-    (a, b), conv = parties(st)
-    a_n, b_n = st.connect_notify(a.id), st.connect_notify(b.id)
-    res = st.http.initiate(a.token, b.id, conv)
-    assert res.status == 201, res
-    cid = res.body["call_id"]
-    assert b_n.expect("call.incoming")["call_id"] == cid
-    a_n.send_json({"type": "call.end", "call_id": cid})
-    assert b_n.expect("call.end")["reason"] == "cancelled"
-    a_n.close()
-    b_n.close()
+    for w in ring_and_cancel(st)[:2]:
+        w.close()
 
 
 def test_a_full_disk_makes_readyz_and_healthz_503_and_livez_stays_200(disk_stack, tmpfs_dir):

@@ -8,7 +8,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from test_core import parties
+from test_core import parties, ring_and_cancel
 
 
 def page(st, path="/metrics"):
@@ -48,15 +48,7 @@ def test_every_family_has_help_and_type_and_parses(stack):
 
 
 def test_rules_metrics_every_family_has_help_and_type_and_parses(stack):
-    (a, b), conv = parties(stack)
-    a_n, b_n = stack.connect_notify(a.id), stack.connect_notify(b.id)
-    res = stack.http.initiate(a.token, b.id, conv)
-    assert res.status == 201, res
-    cid = res.body["call_id"]
-    b_n.expect("call.incoming")
-    a_n.send_json({"type": "call.end", "call_id": cid})
-    b_n.expect("call.end")
-    a_n.expect("call.end")
+    a_n, b_n, cid = ring_and_cancel(stack)
     a_n.send_json({"type": "call.end", "call_id": cid})      # after the end: refused by rules
     assert a_n.expect("error")["code"] == "invalid_state"
     families = parsed(page(stack, "/metrics/rules"))

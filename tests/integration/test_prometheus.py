@@ -21,7 +21,7 @@ import urllib.request
 import pytest
 
 from ringmq_client import free_port, port_open, stop_process, wait_until
-from test_core import parties
+from test_core import ring_and_cancel
 
 PROMETHEUS = os.environ.get("RINGMQ_PROMETHEUS") or shutil.which("prometheus") or "/usr/bin/prometheus"
 START_WAIT = 20   # seconds Prometheus may take to be ready
@@ -113,14 +113,7 @@ def test_prometheus_scrapes_the_bridge_and_rules_and_sees_a_call(fresh_stack, pr
                    what=f"prometheus: target {job} up")
     assert prom.value('ringmq_rules_calls_total{event="created"}') == 0
 
-    (a, b), conv = parties(st)
-    a_n, b_n = st.connect_notify(a.id), st.connect_notify(b.id)
-    res = st.http.initiate(a.token, b.id, conv)
-    assert res.status == 201, res
-    cid = res.body["call_id"]
-    assert b_n.expect("call.incoming")["call_id"] == cid
-    a_n.send_json({"type": "call.end", "call_id": cid})
-    assert b_n.expect("call.end")["reason"] == "cancelled"
+    ring_and_cancel(st)   # two notification sockets, one call created and cancelled
 
     def seen(expr, want):
         wait_until(lambda: prom.value(expr) == want, SEEN_WAIT, interval=0.2,
