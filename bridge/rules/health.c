@@ -42,9 +42,10 @@ const char *health_check(struct health *h, struct store *st, int64_t now_wall_ms
 {
 	int64_t now = clock_mono_ms();
 	if (health_probe_due(h, now)) {
-		int64_t free_bytes = -1;
-		bool ok = store_health_probe(st, now_wall_ms, &free_bytes) == STORE_OK;
-		health_note_probe(h, now, ok, free_bytes);
+		int64_t committed_at = store_committed_at(st);
+		bool ok = (committed_at && now - committed_at < HEALTH_PROBE_EVERY_MS) ||
+			  store_health_write(st, now_wall_ms) == STORE_OK;
+		health_note_probe(h, now, ok, store_free_bytes(st));
 	}
 	const char *why = health_store_problem(h, now, store_failed_at(st));
 	if (!why != !h->failing) {

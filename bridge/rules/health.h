@@ -1,8 +1,10 @@
 /* health: whether rules can write its store, as the answer to the request
  * op "ping" says it (requests.c; the bridges' GET /healthz and /readyz).
  * The store is "failing" when
- *   - the last probe could not commit its tiny write (store_health_probe:
- *     one row of table health, in its own transaction), or
+ *   - the last probe could not commit its tiny write (store_health_write:
+ *     one row of table health, in its own transaction; skipped when another
+ *     write committed within HEALTH_PROBE_EVERY_MS, which proves as much,
+ *     so a busy rules pays nothing), or
  *   - the database's file system has less than HEALTH_MIN_FREE_BYTES left
  *     (a full disk: in WAL mode a write may still land in room the WAL
  *     already holds, but the next growth of the WAL or of the database,

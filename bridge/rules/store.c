@@ -1,7 +1,7 @@
 /* store: SQLite behind the functions of store.h. Every statement is
  * prepared once in store_open and reset after each use; multi-row writes
  * run in one transaction and roll back on failure. Writes and commits are
- * timed, failures counted (metrics.h); store_health_probe() is health.h's. */
+ * timed, failures counted (metrics.h); store_health_write() is health.h's. */
 #include "store.h"
 
 #include <stdio.h>
@@ -153,6 +153,7 @@ struct store {
 	bool watch_changed;
 	int wal_pages;      /* store_wal_pages() */
 	int64_t failed_at;  /* store_failed_at() */
+	int64_t committed_at; /* store_committed_at() */
 };
 
 /* Counts a failure for health.h and the metrics. */
@@ -168,6 +169,7 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct store *st = arg;
 	st->wal_pages = pages;
+	st->committed_at = clock_mono_ms(); /* the main database's WAL took a commit (not the TEMP presence) */
 	return SQLITE_OK;
 }
 
@@ -213,7 +215,8 @@ static int fail(struct store *st, const char *where, enum stmt s)
 	return STORE_EDB;
 }
 
-/* One sqlite3_step of q; the writes and the commit are timed (metrics.h). */
+/* One sqlite3_step of q; the writes and the commit (timed) are timed
+ * (metrics.h). */
 static int step_timed(sqlite3_stmt *q, bool timed)
 {
 	if (!timed)
@@ -680,7 +683,12 @@ int64_t store_failed_at(const struct store *st)
 	return st->failed_at;
 }
 
-int store_health_probe(struct store *st, int64_t now_ms, int64_t *free_bytes)
+int64_t store_committed_at(const struct store *st)
+{
+	return st->committed_at;
+}
+
+int store_health_write(struct store *st, int64_t now_ms)
 {
 	int64_t failed_at = st->failed_at; /* the probe's own failure is its answer, not "a failure met" */
 	int rc = begin(st);
@@ -693,10 +701,14 @@ int store_health_probe(struct store *st, int64_t now_ms, int64_t *free_bytes)
 			rollback(st);
 	}
 	st->failed_at = failed_at;
-	*free_bytes = -1;
+	return rc;
+}
+
+int64_t store_free_bytes(struct store *st)
+{
 	const char *path = sqlite3_db_filename(st->db, "main");
 	struct statvfs vfs;
-	if (path && path[0] && statvfs(path, &vfs) == 0)
-		*free_bytes = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
-	return rc;
+	if (!path || !path[0] || statvfs(path, &vfs) != 0)
+		return -1;
+	return (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
 }

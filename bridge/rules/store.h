@@ -1,7 +1,7 @@
 /* store: everything rules keeps, in one SQLite database it alone opens.
  * Tables: conversations and members (written by the server API through the
  * bridge), revocations (user id -> before, revoked.h), calls (the records of calls.h; times in ms since the epoch),
- * health (one row, written by store_health_probe), and
+ * health (one row, written by store_health_write), and
  * a TEMP table presence(source, user_id) that lives as long as the process
  * (bridges resend it on svc/rules/hello). WAL journal, statements prepared
  * once at open and kept, indexes for a user's history (newest first), for
@@ -124,13 +124,17 @@ int store_presence_snapshot(struct store *st, const char *source, const char *co
 int store_presence_online(struct store *st, const char *uid);
 
 /* Health (health.h). */
-/* A tiny write in its own transaction (the one row of table health) and
- * the room left on the database's file system: STORE_OK when the write
- * committed, else STORE_EDB (logged). *free_bytes: bytes an unprivileged
- * writer may still use there, -1 when unknown (":memory:"). A failure of
- * the probe does not move store_failed_at(). */
-int store_health_probe(struct store *st, int64_t now_ms, int64_t *free_bytes);
+/* A tiny write in its own transaction (the one row of table health, at
+ * now_ms): STORE_OK when it committed, else STORE_EDB (logged). Its own
+ * failure does not move store_failed_at(). */
+int store_health_write(struct store *st, int64_t now_ms);
+/* Bytes an unprivileged writer may still use on the database's file
+ * system, -1 when unknown (":memory:"). */
+int64_t store_free_bytes(struct store *st);
 /* Monotonic ms of the last statement that failed (0: none yet). */
 int64_t store_failed_at(const struct store *st);
+/* Monotonic ms of the last commit into the database's WAL (0: none yet,
+ * and always 0 without a WAL, as for ":memory:"). */
+int64_t store_committed_at(const struct store *st);
 
 #endif
