@@ -12,6 +12,8 @@
 int64_t clock_now_ms(void);
 /* Monotonic clock in milliseconds. */
 int64_t clock_mono_ms(void);
+/* Monotonic clock in microseconds (short durations: a statement's time). */
+int64_t clock_mono_us(void);
 /* ms since the epoch as ISO 8601 UTC with milliseconds. */
 void clock_iso8601(int64_t ms, char out[CLOCK_ISO_LEN + 1]);
 /* A v5 message expiry for a wait of ms: whole seconds rounded up, at least

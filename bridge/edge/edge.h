@@ -52,6 +52,8 @@
 #define EDGE_SHUTDOWN_POLL_MS 20     /* how often the shutdown checks that every socket is closed */
 #define EDGE_SESSION_EXPIRY_S 60     /* the broker keeps the bridge's MQTT session (subscriptions,
 				      * queued QoS 1 frames) this long across a lost connection */
+#define EDGE_METRICS_TEXT_MAX 16384  /* GET /metrics: the bridge's text; more is cut */
+#define EDGE_RULES_METRICS_MAX (64 * 1024) /* GET /metrics/rules: a longer text from rules is refused (503) */
 
 struct edge_cfg {
 	const char *listen;

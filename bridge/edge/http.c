@@ -533,38 +533,83 @@ static void route_disconnect(struct edge *e, struct lws *wsi, struct http_txn *t
 				  (json_int_t)(clock_now_ms() / 1000)));
 }
 
+/* GET /healthz = GET /readyz: 200 when the broker link is up, rules
+ * answers ping and its store is not failing; else 503. The body names the
+ * part that is not (detail: rules' reason, may be NULL). */
+static void answer_health(struct http_txn *t, const char *broker, const char *rules, const char *store,
+			  const char *detail)
+{
+	bool ok = !strcmp(broker, "up") && !strcmp(rules, "up") && strcmp(store, "failing") != 0;
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "status", ok ? "ok" : "unavailable", "broker", broker, "rules",
+			      rules, "store", store);
+	if (j && detail)
+		json_object_set_new(j, "store_detail", json_string(detail));
+	answer_json(t, ok ? 200 : 503, j);
+}
+
+/* rules' answer to ping: {"store": "ok" | "failing", "store_detail"?};
+ * a rules without the store check answers {} ("unknown"). */
 static void route_healthz_answer(void *arg, int status, json_t *body)
 {
 	struct http_txn *t = arg;
 	t->req_key[0] = '\0';
-	bool ok = status == 200;
-	answer_json(t, ok ? 200 : 503,
-		    json_pack("{s:s, s:s, s:s}", "status", ok ? "ok" : "unavailable", "broker", "up", "rules",
-			      ok ? "up" : "down"));
+	if (status != 200) {
+		answer_health(t, "up", "down", "unknown", NULL);
+		return;
+	}
+	const char *store = json_string_value(json_object_get(body, "store"));
+	bool failing = store && !strcmp(store, "failing");
+	answer_health(t, "up", "up", failing ? "failing" : store && !strcmp(store, "ok") ? "ok" : "unknown",
+		      failing ? json_string_value(json_object_get(body, "store_detail")) : NULL);
 }
 
 static void route_healthz(struct edge *e, struct http_txn *t)
 {
-	if (!broker_up(e->broker)) {
-		answer_json(t, 503, json_pack("{s:s, s:s, s:s}", "status", "unavailable", "broker", "down", "rules",
-					      "unknown"));
-		return;
-	}
-	if (ask_send(e->ask, json_pack("{s:s}", "op", "ping"), route_healthz_answer, t, t->req_key) != 0)
-		answer_json(t, 503, json_pack("{s:s, s:s, s:s}", "status", "unavailable", "broker", "down", "rules",
-					      "unknown"));
+	if (!broker_up(e->broker) ||
+	    ask_send(e->ask, json_pack("{s:s}", "op", "ping"), route_healthz_answer, t, t->req_key) != 0)
+		answer_health(t, "down", "unknown", "unknown", NULL);
 }
+
+/* GET /livez: the process and its loop answer; asks no one. */
+static void route_livez(struct http_txn *t)
+{
+	answer_json(t, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+#define HTTP_METRICS_TYPE "text/plain; version=0.0.4"
 
 static void route_metrics(struct edge *e, struct http_txn *t)
 {
-	size_t cap = 16384;
-	char *buf = malloc(cap);
+	char *buf = malloc(EDGE_METRICS_TEXT_MAX);
 	if (!buf) {
 		answer_error(t, 503, "unavailable", "out of memory");
 		return;
 	}
-	size_t n = metrics_render(&e->metrics, broker_up(e->broker), buf, cap);
-	answer_raw(t, 200, "text/plain; version=0.0.4", buf, n);
+	size_t n = metrics_render(&e->metrics, broker_up(e->broker), buf, EDGE_METRICS_TEXT_MAX);
+	answer_raw(t, 200, HTTP_METRICS_TYPE, buf, n);
+}
+
+/* rules' answer to op metrics: {"text": its Prometheus text}, passed on. */
+static void route_rules_metrics_answer(void *arg, int status, json_t *body)
+{
+	struct http_txn *t = arg;
+	t->req_key[0] = '\0';
+	const json_t *text = json_object_get(body, "text");
+	size_t len = json_string_length(text);
+	char *copy = status == 200 && json_is_string(text) && len <= EDGE_RULES_METRICS_MAX ? malloc(len + 1) : NULL;
+	if (!copy) {
+		answer_error(t, 503, "unavailable", status == 503 ? "rules did not answer in time" : "no metrics from rules");
+		return;
+	}
+	memcpy(copy, json_string_value(text), len);
+	answer_raw(t, 200, HTTP_METRICS_TYPE, copy, len);
+}
+
+/* GET /metrics/rules: rules has no listener of its own; any bridge asks it. */
+static void route_rules_metrics(struct edge *e, struct http_txn *t)
+{
+	if (ask_send(e->ask, json_pack("{s:s}", "op", "metrics"), route_rules_metrics_answer, t, t->req_key) != 0)
+		answer_error(t, 503, "unavailable", "broker unreachable");
 }
 
 static const char *mime_of(const char *path)
@@ -623,10 +668,14 @@ static int dispatch(struct edge *e, struct lws *wsi, struct http_conn *c)
 			answer_error(t, 403, "forbidden", "origin not allowed");
 		else
 			answer_json(t, 204, NULL);
-	} else if (paths_is(t->path, "/healthz")) {
+	} else if (paths_is(t->path, "/healthz") || paths_is(t->path, "/readyz")) {
 		route_healthz(e, t);
+	} else if (paths_is(t->path, "/livez")) {
+		route_livez(t);
 	} else if (paths_is(t->path, "/metrics")) {
 		route_metrics(e, t);
+	} else if (paths_is(t->path, "/metrics/rules")) {
+		route_rules_metrics(e, t);
 	} else if (paths_is(t->path, "/calls/initiate/")) {
 		if (t->method == M_POST)
 			route_initiate(e, wsi, t);

@@ -31,6 +31,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "health.h"
 #include "ids.h"
 #include "log.h"
 #include "mqtt.h"
@@ -70,6 +71,7 @@ struct rules {
 	struct timers_next next; /* the next deadlines, as far as the loop knows */
 	int64_t last_msg;        /* monotonic ms of the last message in */
 	struct webhooks *hooks;  /* NULL without --webhook-url */
+	struct health health;    /* ping's store check (health.h) */
 };
 
 static volatile sig_atomic_t stopping;
@@ -524,6 +526,8 @@ int main(int argc, char **argv)
 			  .lim = {.presence_grace_ms = grace_ms, .max_call_ms = max_call_ms}};
 	int status = 1;
 	timers_next_init(&r.next);
+	health_init(&r.health);
+	r.cfg.health = &r.health;
 	if (store_open(db, &r.st) != STORE_OK)
 		goto out;
 	struct webhooks_cfg hook_cfg = {.url = hook_url, .secret = hook_secret, .secret_len = hook_secret_len,

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "msgid.h"
 #include "replay.h"
+#include "metrics.h"
 
 /* What one op gets and gives. Every op and every answer helper returns 1:
  * "the request is answered" (r->status, r->body). */
@@ -69,9 +70,16 @@ static bool want_id(struct req *r, const char *name, char out[IDS_MAX + 1])
 	return false;
 }
 
+/* {"store": "ok"} or {"store": "failing", "store_detail": why}: rules
+ * answers, and whether it can write its store (health.h). */
 static int op_ping(struct req *r)
 {
-	return answer(r, 200, json_object());
+	if (!r->cfg->health)
+		return answer(r, 200, json_object());
+	const char *why = health_check(r->cfg->health, r->st, r->now_ms);
+	if (!why)
+		return answer(r, 200, json_pack("{s:s}", "store", "ok"));
+	return answer(r, 200, json_pack("{s:s, s:s}", "store", "failing", "store_detail", why));
 }
 
 static int op_member(struct req *r)
@@ -154,6 +162,7 @@ static int op_initiate(struct req *r)
 	} while (rc == STORE_EEXISTS);
 	if (rc != STORE_OK)
 		return store_failed(r);
+	metrics_call(&metrics_rules, CALLS_RINGING);
 	int online = store_presence_online(r->st, c.receiver_id);
 	log_info("call %s %s→%s ringing (%s, conversation %s, receiver %s)", c.id, c.caller_id, c.receiver_id,
 		 c.call_type, c.conversation_id, online == 1 ? "online" : "offline");
@@ -382,6 +391,18 @@ static int op_ringing_replay(struct req *r)
 	return answer(r, 200, json_pack("{s:o}", "frames", frames));
 }
 
+/* {"text": rules' Prometheus text} (metrics.h), for GET /metrics/rules. */
+static int op_metrics(struct req *r)
+{
+	char *buf = malloc(METRICS_RULES_TEXT_MAX);
+	if (!buf)
+		return store_failed(r);
+	metrics_rules_render(&metrics_rules, buf, METRICS_RULES_TEXT_MAX);
+	answer(r, 200, json_pack("{s:s}", "text", buf));
+	free(buf);
+	return 1;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct req *r);
@@ -395,6 +416,7 @@ static const struct {
 	{"conversation.delete", op_conversation_delete},
 	{"user.disconnect", op_user_disconnect},
 	{"ringing.replay", op_ringing_replay},
+	{"metrics", op_metrics},
 };
 
 int requests_handle(struct store *st, const struct requests_cfg *cfg, const char *payload, size_t len,

@@ -1,6 +1,8 @@
 /* requests: the answers to svc/rules/requests (INTERNAL.md "Requests"):
- * ping, member, initiate, calls.list, calls.get, conversation.put,
- * conversation.delete, user.disconnect, ringing.replay (replay.h). Each request is {"op": ..., fields}; each answer an
+ * ping (with the store's health, health.h), member, initiate, calls.list,
+ * calls.get, conversation.put, conversation.delete, user.disconnect,
+ * ringing.replay (replay.h), metrics (rules' Prometheus text, metrics.h).
+ * Each request is {"op": ..., fields}; each answer an
  * HTTP status and a JSON body, which main.c sends as {"status", "body"} to
  * the request's response topic. Everything is validated again here (rules
  * trusts only the broker's ACL). Talks to the store; a successful initiate
@@ -20,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "health.h"
 #include "router.h"
 #include "store.h"
 
@@ -28,6 +31,7 @@
 
 struct requests_cfg {
 	int64_t ring_timeout_ms; /* a ringing call becomes missed after this */
+	struct health *health;   /* ping's store check (health.h); NULL: ping answers {} */
 };
 
 /* Answers the request in payload (len bytes) at now_ms. Always sets

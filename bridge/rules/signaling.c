@@ -6,9 +6,28 @@
 #include "clock.h"
 #include "ids.h"
 #include "log.h"
+#include "metrics.h"
 #include "msgid.h"
 #include "replay.h"
 #include "topics.h"
+
+/* router_refuse, counted (metrics.h). */
+static int refuse(const struct router_origin *o, int code, const char *why, const char *ref, const char *call_id,
+		  struct router_out *out)
+{
+	metrics_refused(&metrics_rules, code);
+	return router_refuse(o, code, why, ref, call_id, out);
+}
+
+/* router_route, counted. */
+static int route(const struct router_origin *o, const struct frames_in *f, const struct calls_call *call,
+		 const struct calls_decision *d, struct router_out *out)
+{
+	int rc = router_route(o, f, call, d, out);
+	if (rc == 0)
+		metrics_routed(&metrics_rules, f->type);
+	return rc;
+}
 
 static void log_change(const struct calls_call *c)
 {
@@ -39,27 +58,28 @@ static int handle_call(struct store *st, const struct router_origin *o, const st
 	struct calls_call call;
 	int rc = store_call_get(st, f->call_id, &call);
 	if (rc == STORE_EDB) {
-		router_refuse(o, FRAMES_UNAVAILABLE, "the call store failed", f->type_name, f->call_id, out);
+		refuse(o, FRAMES_UNAVAILABLE, "the call store failed", f->type_name, f->call_id, out);
 		return -1;
 	}
 	struct calls_decision d;
 	if (calls_decide(rc == STORE_OK ? &call : NULL, o->sender_id, f->type, &d) != FRAMES_OK) {
 		log_debug("%s from %s for call %s refused: %s", f->type_name, o->sender_id, f->call_id, d.why);
-		return router_refuse(o, d.code, d.why, f->type_name, f->call_id, out);
+		return refuse(o, d.code, d.why, f->type_name, f->call_id, out);
 	}
 	if (d.changes) {
 		calls_apply(&call, &d, o->sender_id, o->from_device, now_ms);
 		if (store_call_update(st, &call) != STORE_OK) {
-			router_refuse(o, FRAMES_UNAVAILABLE, "the call store failed", f->type_name, f->call_id, out);
+			refuse(o, FRAMES_UNAVAILABLE, "the call store failed", f->type_name, f->call_id, out);
 			return -1;
 		}
 		log_change(&call);
+		metrics_call(&metrics_rules, call.state);
 		/* Accepted: from now on a participant without presence is watched. */
 		if (call.state == CALLS_ACCEPTED && store_calls_presence_sync(st, call.caller_id, now_ms, NULL) != STORE_OK)
 			log_warn("%s: call %s: absences not recorded (the store failed)", __func__, call.id);
 	}
 	size_t first = out->n;
-	rc = router_route(o, f, &call, &d, out);
+	rc = route(o, f, &call, &d, out);
 	if (call.state == CALLS_RINGING) {
 		expire_with_ring(&call, now_ms, out, first);
 		replay_keep(st, &call, out, first); /* for the receiver's devices still to come */
@@ -82,7 +102,7 @@ int signaling_handle(struct store *st, const struct signaling_msg *m, int64_t no
 	};
 	if (m->len > SIGNALING_MAX_FRAME) {
 		o.from_device = o.from_device ? o.from_device : "mqtt";
-		return router_refuse(&o, FRAMES_BAD_FRAME, "frame too large", NULL, NULL, out);
+		return refuse(&o, FRAMES_BAD_FRAME, "frame too large", NULL, NULL, out);
 	}
 
 	struct frames_in f;
@@ -104,16 +124,18 @@ int signaling_handle(struct store *st, const struct signaling_msg *m, int64_t no
 		/* Removed from the conversation while its socket was open: its
 		 * bridge closes it (4403); until then nothing reaches the room. */
 		log_debug("chat frame from %s refused: not a member of %s", o.sender_id, m->chat_id);
-		rc = router_refuse(&o, FRAMES_FORBIDDEN, "not a member of this conversation", f.type_name, f.call_id, out);
+		rc = refuse(&o, FRAMES_FORBIDDEN, "not a member of this conversation", f.type_name, f.call_id, out);
 	} else if (member < 0) {
-		rc = router_refuse(&o, FRAMES_UNAVAILABLE, "the store failed", f.type_name, f.call_id, out);
+		rc = refuse(&o, FRAMES_UNAVAILABLE, "the store failed", f.type_name, f.call_id, out);
 	} else if (code != FRAMES_OK) {
 		log_debug("frame from %s refused: %s (%s)", o.sender_id, frames_code_name(code), why);
-		rc = router_refuse(&o, code, why, f.type_name, f.call_id, out);
+		rc = refuse(&o, code, why, f.type_name, f.call_id, out);
 	} else if (f.type == FRAMES_T_PING) {
 		rc = router_to_sender(&o, json_pack("{s:s}", "type", "pong"), out);
+		if (rc == 0)
+			metrics_routed(&metrics_rules, FRAMES_T_PING);
 	} else if (f.type == FRAMES_T_OTHER) {
-		rc = router_route(&o, &f, NULL, NULL, out); /* only chat frames get here */
+		rc = route(&o, &f, NULL, NULL, out); /* only chat frames get here */
 	} else {
 		rc = handle_call(st, &o, &f, now_ms, out);
 	}

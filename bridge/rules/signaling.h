@@ -4,7 +4,8 @@
  * writes the new state, and lets the router (router.c) say who gets what;
  * while the call rings, the copies for its receiver are kept (replay.h).
  * Knows nothing of MQTT: main.c hands it the payload and properties and
- * sends what it returns. Logs every state change with the call and users. */
+ * sends what it returns. Logs every state change with the call and users,
+ * and counts changes, routed and refused frames (metrics.h). */
 #ifndef RINGMQ_SIGNALING_H
 #define RINGMQ_SIGNALING_H
 

@@ -1,17 +1,21 @@
 /* store: SQLite behind the functions of store.h. Every statement is
  * prepared once in store_open and reset after each use; multi-row writes
  * run in one transaction and roll back on failure; so does a call write
- * with the outbox hook set (the call's row and its event). */
+ * with the outbox hook set (the call's row and its event). Writes and
+ * commits are timed, failures counted (metrics.h); store_health_write()
+ * is health.h's. */
 #include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include <sqlite3.h>
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 
@@ -41,7 +45,8 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_at, seq) WHERE next_at IS NOT NULL;"
 	"CREATE TEMP TABLE IF NOT EXISTS presence ("
 	" source TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (source, user_id)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS temp.presence_by_user ON presence (user_id);";
+	"CREATE INDEX IF NOT EXISTS temp.presence_by_user ON presence (user_id);"
+	"CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);";
 
 /* Run after migrate(): a database made before the absence columns gets
  * them first. */
@@ -111,6 +116,7 @@ enum stmt {
 	S_RING_PUT,
 	S_RING_ICE,
 	S_RING_EACH,
+	S_HEALTH_WRITE,
 	S_COUNT
 };
 
@@ -187,6 +193,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_RING_EACH] = "SELECT f.payload, c.ring_deadline FROM calls c JOIN ring_frames f ON f.call_id = c.id"
 			" WHERE c.receiver_id = ?1 AND c.status = 'ringing' AND c.ring_deadline > ?2"
 			" ORDER BY c.created_at, c.id, f.seq",
+	[S_HEALTH_WRITE] = "INSERT INTO health (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
 };
 
 struct store {
@@ -198,7 +205,16 @@ struct store {
 	store_event_fn hook; /* store_outbox_hook() */
 	void *hook_ctx;
 	size_t outbox_rows;  /* store_outbox_count() */
+	int64_t failed_at;  /* store_failed_at() */
+	int64_t committed_at; /* store_committed_at() */
 };
+
+/* Counts a failure for health.h and the metrics. */
+static void note_failure(struct store *st)
+{
+	st->failed_at = clock_mono_ms();
+	metrics_rules.store_failures++;
+}
 
 /* After each commit in WAL mode: remember how big the WAL is. Registering
  * it also replaces SQLite's automatic checkpoint (off anyway). */
@@ -206,6 +222,7 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct store *st = arg;
 	st->wal_pages = pages;
+	st->committed_at = clock_mono_ms(); /* the main database's WAL took a commit (not the TEMP presence) */
 	return SQLITE_OK;
 }
 
@@ -219,6 +236,7 @@ int store_checkpoint(struct store *st)
 	int log_pages = 0, done_pages = 0;
 	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &done_pages) != SQLITE_OK) {
 		log_error("%s: sqlite: %s", __func__, sqlite3_errmsg(st->db));
+		note_failure(st);
 		return STORE_EDB;
 	}
 	if (done_pages >= log_pages)
@@ -246,14 +264,27 @@ void store_take_changes(struct store *st, int64_t *ring_added, bool *watch_chang
 static int fail(struct store *st, const char *where, enum stmt s)
 {
 	log_error("%s: sqlite: %s (statement %d)", where, sqlite3_errmsg(st->db), (int)s);
+	note_failure(st);
 	return STORE_EDB;
+}
+
+/* One sqlite3_step of q; the writes and the commit (timed) are timed
+ * (metrics.h). */
+static int step_timed(sqlite3_stmt *q, bool timed)
+{
+	if (!timed)
+		return sqlite3_step(q);
+	int64_t t0 = clock_mono_us();
+	int rc = sqlite3_step(q);
+	metrics_store_write(&metrics_rules, clock_mono_us() - t0);
+	return rc;
 }
 
 /* Steps statement s (already bound). Returns SQLITE_ROW, SQLITE_DONE or
  * STORE_EDB (logged). The caller resets via done(). */
 static int step(struct store *st, enum stmt s, const char *where)
 {
-	int rc = sqlite3_step(st->st[s]);
+	int rc = step_timed(st->st[s], s == S_COMMIT || !sqlite3_stmt_readonly(st->st[s]));
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		return rc;
 	fail(st, where, s);
@@ -323,9 +354,11 @@ static int commit(struct store *st)
 	return exec2(st, S_COMMIT, NULL, NULL, __func__);
 }
 
+/* A failed COMMIT (a full disk) may have rolled back already. */
 static void rollback(struct store *st)
 {
-	exec2(st, S_ROLLBACK, NULL, NULL, __func__);
+	if (!sqlite3_get_autocommit(st->db))
+		exec2(st, S_ROLLBACK, NULL, NULL, __func__);
 }
 
 static void col_text(sqlite3_stmt *q, int i, char *dst, size_t cap)
@@ -532,7 +565,7 @@ static int insert_row(struct store *st, const struct calls_call *c)
 	bind_text(q, 14, c->answered_device);
 	bind_time(q, 15, c->caller_absent_since);
 	bind_time(q, 16, c->receiver_absent_since);
-	int rc = sqlite3_step(q);
+	int rc = step_timed(q, true);
 	int ext = sqlite3_extended_errcode(st->db);
 	if (rc != SQLITE_DONE && ext != SQLITE_CONSTRAINT_PRIMARYKEY)
 		fail(st, __func__, S_CALL_INSERT);
@@ -887,4 +920,39 @@ int store_ring_each(struct store *st, const char *uid, int64_t now_ms,
 	}
 	done(st, S_RING_EACH);
 	return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
+}
+
+int64_t store_failed_at(const struct store *st)
+{
+	return st->failed_at;
+}
+
+int64_t store_committed_at(const struct store *st)
+{
+	return st->committed_at;
+}
+
+int store_health_write(struct store *st, int64_t now_ms)
+{
+	int64_t failed_at = st->failed_at; /* the probe's own failure is its answer, not "a failure met" */
+	int rc = begin(st);
+	if (rc == STORE_OK) {
+		sqlite3_bind_int64(st->st[S_HEALTH_WRITE], 1, now_ms);
+		if (step(st, S_HEALTH_WRITE, __func__) != SQLITE_DONE || commit(st) != STORE_OK)
+			rc = STORE_EDB;
+		done(st, S_HEALTH_WRITE);
+		if (rc != STORE_OK)
+			rollback(st);
+	}
+	st->failed_at = failed_at;
+	return rc;
+}
+
+int64_t store_free_bytes(struct store *st)
+{
+	const char *path = sqlite3_db_filename(st->db, "main");
+	struct statvfs vfs;
+	if (!path || !path[0] || statvfs(path, &vfs) != 0)
+		return -1;
+	return (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
 }

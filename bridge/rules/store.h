@@ -2,7 +2,8 @@
  * Tables: conversations and members (written by the server API through the
  * bridge), revocations (user id -> before, revoked.h), calls (the records of calls.h; times in ms since the epoch),
  * ring_frames (the copies a device coming online while a call rings is
- * sent, replay.h), and a TEMP table presence(source, user_id) that lives as long as the process
+ * sent, replay.h), health (one row, written by store_health_write), and
+ * a TEMP table presence(source, user_id) that lives as long as the process
  * (bridges resend it on svc/rules/hello). WAL journal, statements prepared
  * once at open and kept, indexes for a user's history (newest first), for
  * ringing deadlines and for the watch of accepted calls (absences, answer
@@ -190,5 +191,19 @@ int store_ring_keep(struct store *st, const char *call_id, enum store_ring kind,
  * false to stop; it must not use the store. STORE_OK or STORE_EDB. */
 int store_ring_each(struct store *st, const char *uid, int64_t now_ms,
 		    bool (*fn)(const char *payload, size_t len, int64_t ring_deadline, void *arg), void *arg);
+
+/* Health (health.h). */
+/* A tiny write in its own transaction (the one row of table health, at
+ * now_ms): STORE_OK when it committed, else STORE_EDB (logged). Its own
+ * failure does not move store_failed_at(). */
+int store_health_write(struct store *st, int64_t now_ms);
+/* Bytes an unprivileged writer may still use on the database's file
+ * system, -1 when unknown (":memory:"). */
+int64_t store_free_bytes(struct store *st);
+/* Monotonic ms of the last statement that failed (0: none yet). */
+int64_t store_failed_at(const struct store *st);
+/* Monotonic ms of the last commit into the database's WAL (0: none yet,
+ * and always 0 without a WAL, as for ":memory:"). */
+int64_t store_committed_at(const struct store *st);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "ids.h"
 #include "log.h"
+#include "metrics.h"
 #include "msgid.h"
 
 int timers_expire_one(struct store *st, int64_t now_ms, struct router_out *out)
@@ -16,6 +17,7 @@ int timers_expire_one(struct store *st, int64_t now_ms, struct router_out *out)
 		return rc < 0 ? -1 : 0;
 	if (calls_expire(&call, now_ms) < 0 || store_call_update(st, &call) != STORE_OK)
 		return -1;
+	metrics_call(&metrics_rules, call.state);
 	log_info("call %s %s→%s ended missed (no answer within the ring time)", call.id, call.caller_id,
 		 call.receiver_id);
 	router_missed(&call, out);
@@ -57,6 +59,7 @@ int timers_watch_one(struct store *st, const struct calls_limits *lim, int64_t n
 	enum calls_cause cause = calls_watch_end(&call, lim, now_ms);
 	if (cause == CALLS_CAUSE_NONE || store_call_update(st, &call) != STORE_OK)
 		return -1;
+	metrics_call(&metrics_rules, call.state);
 	if (cause == CALLS_CAUSE_PRESENCE_LOST) {
 		int64_t absent_since = !strcmp(call.ended_by, call.caller_id) ? call.caller_absent_since
 								      : call.receiver_absent_since;

@@ -178,8 +178,9 @@ class Http:
                 res = HttpResult(r.status, r.headers, r.read())
         except urllib.error.HTTPError as e:
             res = HttpResult(e.code, e.headers, e.read())
-        if path.startswith("/healthz"):
-            schemas().check("http/healthz.response.json", res.body, f"GET /healthz -> {res.status} body")
+        route = path.split("?")[0].rstrip("/")
+        if route in ("/healthz", "/readyz", "/livez"):
+            schemas().check(f"http{route}.response.json", res.body, f"GET {route} -> {res.status} body")
         elif res.status >= 400:
             schemas().check("http/error.json", res.body, f"{method} {path} -> {res.status} body")
         return res

@@ -416,3 +416,20 @@ def test_unknown_call_id_is_not_found(stack):
     w.send_json({"type": "call.end", "call_id": "not-a-uuid"})
     err = w.expect("error")
     assert err["code"] == "not_found"
+
+
+def ring_and_cancel(stack):
+    """Two fresh users on notification sockets: the first calls the second,
+    it rings, the caller cancels, both see call.end (cancelled). Returns
+    (caller's socket, receiver's socket, call_id)."""
+    (a, b), conv = parties(stack)
+    a_n, b_n = stack.connect_notify(a.id), stack.connect_notify(b.id)
+    res = stack.http.initiate(a.token, b.id, conv)
+    assert res.status == 201, res
+    cid = res.body["call_id"]
+    assert b_n.expect("call.incoming")["call_id"] == cid
+    a_n.send_json({"type": "call.end", "call_id": cid})
+    for w in (b_n, a_n):
+        end = w.expect("call.end")
+        assert end["call_id"] == cid and end["reason"] == "cancelled", end
+    return a_n, b_n, cid

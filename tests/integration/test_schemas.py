@@ -46,7 +46,8 @@ def test_a_schema_per_server_frame_and_body():
                 "http/calls.list.response.json", "http/call.response.json", "http/ice-servers.response.json",
                 "http/conversation.put.request.json",
                 "http/conversation.put.response.json", "http/notification.request.json",
-                "http/disconnect.response.json"):
+                "http/disconnect.response.json", "http/healthz.response.json", "http/readyz.response.json",
+                "http/livez.response.json"):
         assert rel in S.by_path, rel
     readme = open(os.path.join(SCHEMA_DIR, "README.md")).read()
     for rel in S.by_path:
@@ -137,6 +138,15 @@ def test_http_bodies():
                 {"ice_servers": [{"urls": ["http://t.example"]}], "ttl": 60}, {"ice_servers": []}):
         assert S.errors("http/ice-servers.response.json", bad), bad
     assert S.errors("http/error.json", {"error": "teapot", "message": "x"})
+    health = {"status": "unavailable", "broker": "up", "rules": "up", "store": "failing",
+              "store_detail": "the database's file system is (nearly) full"}
+    for rel in ("http/healthz.response.json", "http/readyz.response.json"):
+        S.check(rel, health)
+        S.check(rel, {"status": "ok", "broker": "up", "rules": "up", "store": "ok"})
+        assert S.errors(rel, dict(health, store="full"))
+        assert S.errors(rel, {"status": "ok", "broker": "up", "rules": "up"})
+    S.check("http/livez.response.json", {"status": "ok"})
+    assert S.errors("http/livez.response.json", {"status": "unavailable"})
     S.check("http/conversation.put.request.json", {"members": ["a", 7]})
     assert S.errors("http/conversation.put.response.json", {"conversation_id": "c", "members": [7]})
 

@@ -1,7 +1,8 @@
 /* test_requests: every op of svc/rules/requests over an in-memory store:
  * statuses and bodies, initiate's checks in order (400, 404, 403, 409 busy,
  * 409 glare with the ringing call's id), call.incoming with the ring time
- * as message expiry, history paging and its cursor. */
+ * as message expiry, history paging and its cursor; ping's store health
+ * and the metrics op. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -304,6 +305,30 @@ static void test_cursor(void)
 	       ids[1]);
 }
 
+/* ping with the store's health (health.h) and op metrics (metrics.h). */
+static void test_health_and_metrics(void)
+{
+	struct health h;
+	health_init(&h);
+	struct requests_cfg with = {.ring_timeout_ms = 45000, .health = &h};
+	static const char *const reqs[] = {"{\"op\":\"ping\"}", "{\"op\":\"metrics\"}"};
+	json_t *bodies[2];
+	for (int i = 0; i < 2; i++) {
+		int status = 0;
+		struct router_out extra;
+		router_out_init(&extra);
+		CHECK_EQ_INT(requests_handle(st, &with, reqs[i], strlen(reqs[i]), now, &status, &bodies[i], &extra), 0);
+		CHECK_EQ_INT(status, 200);
+		CHECK_EQ_INT(extra.n, 0);
+	}
+	CHECK_EQ_STR(s(bodies[0], "store"), "ok");
+	const char *text = s(bodies[1], "text");
+	CHECK(text && strstr(text, "# TYPE ringmq_rules_calls_total counter\n"));
+	CHECK(text && strstr(text, "ringmq_rules_store_healthy 1\n"));
+	json_decref(bodies[0]);
+	json_decref(bodies[1]);
+}
+
 int main(void)
 {
 	if (store_open(":memory:", &st) != STORE_OK)
@@ -313,6 +338,7 @@ int main(void)
 	test_initiate();
 	test_history();
 	test_cursor();
+	test_health_and_metrics();
 	store_close(st);
 	return check_done("test_requests");
 }
