@@ -34,6 +34,7 @@
 #include "health.h"
 #include "ids.h"
 #include "log.h"
+#include "metrics.h"
 #include "mqtt.h"
 #include "options.h"
 #include "presence.h"
@@ -356,6 +357,9 @@ static void wait_with_webhooks(struct rules *r, int *wait_ms)
 		*wait_ms = mqtt_link_retry_in_ms(r->link);
 	webhooks_wait(r->hooks, fd, fd >= 0 && mqtt_link_want_write(r->link), *wait_ms);
 	*wait_ms = 0;
+	const struct webhooks_stats *ws = webhooks_stats(r->hooks);
+	metrics_webhooks(&metrics_rules, ws->queued, ws->delivered, ws->failed, ws->expired, ws->overflow,
+			 store_outbox_count(r->st));
 }
 
 static const char about[] =

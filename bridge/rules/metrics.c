@@ -88,5 +88,36 @@ size_t metrics_rules_render(const struct rules_metrics *m, char *buf, size_t cap
 	promtext_family(&o, "ringmq_rules_store_healthy", "gauge",
 			"1 when rules' store was writable at the last health check (ping), 0 when failing, -1 before the first");
 	promtext_put(&o, "ringmq_rules_store_healthy %d\n", m->store_ok);
+	if (m->hooks.on) {
+		promtext_family(&o, "ringmq_rules_webhook_events_total", "counter",
+				"Webhook events since rules started: queued in the outbox, delivered (a 2xx), "
+				"expired (dropped after a day of failures), overflow (not queued: the outbox was full)");
+		const struct {
+			const char *result;
+			uint64_t n;
+		} ev[] = {{"queued", m->hooks.queued}, {"delivered", m->hooks.delivered},
+			  {"expired", m->hooks.expired}, {"overflow", m->hooks.overflow}};
+		for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
+			promtext_put(&o, "ringmq_rules_webhook_events_total{result=\"%s\"} %llu\n", ev[i].result,
+				     (unsigned long long)ev[i].n);
+		promtext_family(&o, "ringmq_rules_webhook_attempts_failed_total", "counter",
+				"Webhook deliveries that failed (a status other than 2xx, a refused connection, no "
+				"answer in 5 s); each is retried or, after a day, expired");
+		promtext_put(&o, "ringmq_rules_webhook_attempts_failed_total %llu\n", (unsigned long long)m->hooks.failed);
+		promtext_family(&o, "ringmq_rules_webhook_queue_depth", "gauge", "Webhook events waiting in the outbox");
+		promtext_put(&o, "ringmq_rules_webhook_queue_depth %zu\n", m->hooks.depth);
+	}
 	return o.len;
+}
+
+void metrics_webhooks(struct rules_metrics *m, uint64_t queued, uint64_t delivered, uint64_t failed,
+		      uint64_t expired, uint64_t overflow, size_t depth)
+{
+	m->hooks.on = 1;
+	m->hooks.queued = queued;
+	m->hooks.delivered = delivered;
+	m->hooks.failed = failed;
+	m->hooks.expired = expired;
+	m->hooks.overflow = overflow;
+	m->hooks.depth = depth;
 }

@@ -7,9 +7,9 @@
  * one thread. The few places that change a call (requests.c initiate,
  * signaling.c, timers.c), route or refuse a frame (signaling.c) and the
  * store's writes (store.c) add to it through the functions below; the
- * render is pure (unit-tested in tests/unit/test_rules_metrics.c).
- * Webhooks (being added to rules) would add their queue depth and failures
- * as fields here and families at the end of metrics_rules_render. */
+ * render is pure (unit-tested in tests/unit/test_rules_metrics.c). The
+ * loop copies the webhook sender's figures in (metrics_webhooks) when
+ * webhooks are on. */
 #ifndef RINGMQ_RULES_METRICS_H
 #define RINGMQ_RULES_METRICS_H
 
@@ -30,6 +30,11 @@ struct rules_metrics {
 	double store_write_sum_s;
 	uint64_t store_failures;            /* statements that failed (store.c) */
 	int store_ok;                       /* the last health check (health.h): 1 writable, 0 failing, -1 none yet */
+	struct {
+		int on;                     /* --webhook-url given: the families below are rendered */
+		uint64_t queued, delivered, failed, expired, overflow;
+		size_t depth;               /* events waiting in the outbox */
+	} hooks;
 };
 
 extern struct rules_metrics metrics_rules;
@@ -42,6 +47,12 @@ void metrics_routed(struct rules_metrics *m, enum frames_type t);
 void metrics_refused(struct rules_metrics *m, int code);
 /* A store write statement or commit took us microseconds. */
 void metrics_store_write(struct rules_metrics *m, int64_t us);
+
+/* The webhook sender's totals (webhooks.h's struct webhooks_stats, passed
+ * field by field so metrics stays free of webhooks.h) and the outbox's
+ * depth now. */
+void metrics_webhooks(struct rules_metrics *m, uint64_t queued, uint64_t delivered, uint64_t failed,
+		      uint64_t expired, uint64_t overflow, size_t depth);
 
 /* Writes the Prometheus text of m into buf (cap bytes, NUL-terminated);
  * returns its length. Every family has # HELP and # TYPE. */

@@ -326,6 +326,17 @@ def test_retries_with_back_off_until_the_receiver_recovers(request):
     assert gaps[1] > gaps[0] * 1.4, gaps
     stamps = [int(t["headers"]["X-Ringmq-Timestamp"]) for t in rec.of_call(first)]
     assert stamps == sorted(stamps) and stamps[-1] > stamps[0]
+    # rules' metrics count what happened: 6 events queued and delivered, the
+    # failed attempts, an empty outbox.
+    def rules_metric(name):
+        with urllib.request.urlopen(st.base_url + "/metrics/rules", timeout=5) as r:
+            text = r.read().decode()
+        return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+    wait_until(lambda: rules_metric('ringmq_rules_webhook_events_total{result="delivered"}') >= 6, 10,
+               what="6 deliveries counted")
+    assert rules_metric('ringmq_rules_webhook_events_total{result="queued"}') == 6
+    assert rules_metric("ringmq_rules_webhook_attempts_failed_total") >= len(failed)
+    assert rules_metric("ringmq_rules_webhook_queue_depth") == 0
 
 
 # ------------------------------------------------------- rules SIGKILLed

@@ -81,6 +81,16 @@ int main(void)
 	CHECK(strstr(text, "ringmq_rules_store_write_seconds_count 3\n") != NULL);
 	CHECK(strstr(text, "ringmq_rules_store_write_seconds_sum 10.002030\n") != NULL);
 	CHECK(strstr(text, "ringmq_rules_store_healthy -1\n") != NULL);
+	CHECK(strstr(text, "webhook") == NULL); /* webhooks off: no families */
+	metrics_webhooks(&m, 7, 5, 3, 1, 2, 4);
+	metrics_rules_render(&m, text, METRICS_RULES_TEXT_MAX);
+	CHECK(strstr(text, "ringmq_rules_webhook_events_total{result=\"queued\"} 7\n") != NULL);
+	CHECK(strstr(text, "ringmq_rules_webhook_events_total{result=\"delivered\"} 5\n") != NULL);
+	CHECK(strstr(text, "ringmq_rules_webhook_events_total{result=\"expired\"} 1\n") != NULL);
+	CHECK(strstr(text, "ringmq_rules_webhook_events_total{result=\"overflow\"} 2\n") != NULL);
+	CHECK(strstr(text, "ringmq_rules_webhook_attempts_failed_total 3\n") != NULL);
+	CHECK(strstr(text, "# TYPE ringmq_rules_webhook_queue_depth gauge\n") != NULL);
+	CHECK(strstr(text, "ringmq_rules_webhook_queue_depth 4\n") != NULL);
 
 	/* a buffer too small: cut, NUL-terminated, said so */
 	char small[64];
