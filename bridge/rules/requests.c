@@ -164,8 +164,8 @@ static int op_initiate(struct req *r)
 		return store_failed(r);
 	metrics_call(&metrics_rules, CALLS_RINGING);
 	int online = store_presence_online(r->st, c.receiver_id);
-	log_info("call %s %s→%s ringing (%s, conversation %s, receiver %s)", c.id, c.caller_id, c.receiver_id,
-		 c.call_type, c.conversation_id, online == 1 ? "online" : "offline");
+	log_event(LOG_LEVEL_INFO, c.id, c.caller_id, NULL, "call %s %s→%s ringing (%s, conversation %s, receiver %s)",
+		  c.id, c.caller_id, c.receiver_id, c.call_type, c.conversation_id, online == 1 ? "online" : "offline");
 
 	char msg_id[IDS_UUID_LEN + 1];
 	msgid_next(msg_id);

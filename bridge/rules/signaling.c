@@ -32,11 +32,11 @@ static int route(const struct router_origin *o, const struct frames_in *f, const
 static void log_change(const struct calls_call *c)
 {
 	if (c->state == CALLS_ACCEPTED)
-		log_info("call %s %s→%s accepted by device %s", c->id, c->caller_id, c->receiver_id,
-			 c->answered_device);
+		log_event(LOG_LEVEL_INFO, c->id, c->receiver_id, c->answered_device, "call %s %s→%s accepted by device %s",
+			  c->id, c->caller_id, c->receiver_id, c->answered_device);
 	else
-		log_info("call %s %s→%s ended %s by %s", c->id, c->caller_id, c->receiver_id, c->end_reason,
-			 c->ended_by[0] ? c->ended_by : "nobody");
+		log_event(LOG_LEVEL_INFO, c->id, c->ended_by[0] ? c->ended_by : NULL, NULL, "call %s %s→%s ended %s by %s",
+			  c->id, c->caller_id, c->receiver_id, c->end_reason, c->ended_by[0] ? c->ended_by : "nobody");
 }
 
 /* While a call rings, the copies for the parties' devices (offer, ICE)

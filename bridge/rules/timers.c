@@ -18,8 +18,8 @@ int timers_expire_one(struct store *st, int64_t now_ms, struct router_out *out)
 	if (calls_expire(&call, now_ms) < 0 || store_call_update(st, &call) != STORE_OK)
 		return -1;
 	metrics_call(&metrics_rules, call.state);
-	log_info("call %s %s→%s ended missed (no answer within the ring time)", call.id, call.caller_id,
-		 call.receiver_id);
+	log_event(LOG_LEVEL_INFO, call.id, NULL, NULL, "call %s %s→%s ended missed (no answer within the ring time)",
+		  call.id, call.caller_id, call.receiver_id);
 	router_missed(&call, out);
 	return 1;
 }
@@ -63,14 +63,16 @@ int timers_watch_one(struct store *st, const struct calls_limits *lim, int64_t n
 	if (cause == CALLS_CAUSE_PRESENCE_LOST) {
 		int64_t absent_since = !strcmp(call.ended_by, call.caller_id) ? call.caller_absent_since
 								      : call.receiver_absent_since;
-		log_info("call %s %s→%s ended hangup by %s: no notification socket or MQTT session of %s for %" PRId64
-			 " ms (grace %" PRId64 " ms)",
-			 call.id, call.caller_id, call.receiver_id, call.ended_by, call.ended_by, now_ms - absent_since,
-			 lim->presence_grace_ms);
+		log_event(LOG_LEVEL_INFO, call.id, call.ended_by, NULL,
+			  "call %s %s→%s ended hangup by %s: no notification socket or MQTT session of %s for %" PRId64
+			  " ms (grace %" PRId64 " ms)",
+			  call.id, call.caller_id, call.receiver_id, call.ended_by, call.ended_by, now_ms - absent_since,
+			  lim->presence_grace_ms);
 	} else {
-		log_info("call %s %s→%s ended hangup by nobody: accepted for %" PRId64 " ms, the longest call is %" PRId64
-			 " ms",
-			 call.id, call.caller_id, call.receiver_id, now_ms - call.answered_at, lim->max_call_ms);
+		log_event(LOG_LEVEL_INFO, call.id, NULL, NULL,
+			  "call %s %s→%s ended hangup by nobody: accepted for %" PRId64 " ms, the longest call is %" PRId64
+			  " ms",
+			  call.id, call.caller_id, call.receiver_id, now_ms - call.answered_at, lim->max_call_ms);
 	}
 	char msg_id[IDS_UUID_LEN + 1];
 	msgid_next(msg_id);

@@ -255,6 +255,24 @@ def test_json_logs(cfg_stack):
     assert [e["msg"].split(":")[0] for e in mine] == [f"socket {device} open", f"socket {device} closed"], mine
     assert all(e["user_id"] == u for e in mine), mine
 
+    # A call's lines in rules' log carry its call_id (and who).
+    a, b = unique("jsonA"), unique("jsonB")
+    conv = st.conversation([a, b])
+    res = st.http.initiate(st.token(a), b, conv)
+    assert res.status == 201, res
+    call_id = res.body["call_id"]
+    wn = opened(st.ws_notify(a))
+    wn.send_json({"type": "call.end", "call_id": call_id})
+    wn.expect("call.end")
+
+    def call_lines():
+        return [json.loads(line) for line in log_text(st.rules).splitlines()
+                if json.loads(line).get("call_id") == call_id]
+    wait_until(lambda: len(call_lines()) >= 2, DEFAULT_WAIT, what="the call's ringing and end logged with call_id")
+    lines = call_lines()
+    assert "ringing" in lines[0]["msg"] and lines[0]["user_id"] == a, lines
+    assert any("ended cancelled" in e["msg"] and e.get("user_id") == a for e in lines), lines
+
 
 # ------------------------------------------------------------------ --check-config
 
