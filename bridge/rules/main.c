@@ -305,6 +305,7 @@ static const char about[] =
 int main(int argc, char **argv)
 {
 	const char *host = "127.0.0.1", *db = "ringmq.db", *client_id = "ringmq-rules", *secret_file = NULL;
+	struct mqtt_tls tls = {0};
 	long port = 1883, ring_ms = 45000, grace_ms = RULES_GRACE_DEFAULT_MS, max_call_ms = RULES_MAX_CALL_DEFAULT_MS;
 	int level = LOG_LEVEL_INFO;
 	const char *env_level = getenv("RINGMQ_LOG_LEVEL");
@@ -313,6 +314,7 @@ int main(int argc, char **argv)
 	const struct options_spec spec[] = {
 		{"mqtt-host", OPTIONS_STR, &host, 0, 0, "H", "broker host (default 127.0.0.1)"},
 		{"mqtt-port", OPTIONS_LONG, &port, 1, 65535, "N", "broker port (default 1883)"},
+		MQTT_TLS_OPTIONS(tls),
 		{"service-secret-file", OPTIONS_STR, &secret_file, 0, 0, "F",
 		 "broker login as svc:rules with the secret in F\n(default $RINGMQ_SERVICE_SECRET; none: anonymous)"},
 		{"db", OPTIONS_STR, &db, 0, 0, "PATH", "SQLite file, created if missing (default ringmq.db)"},
@@ -337,6 +339,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringmq-rules: --client-id must not be empty\n");
 		return 2;
 	}
+	char tls_err[MQTT_TLS_ERR_MAX];
+	if (mqtt_tls_check(&tls, tls_err, sizeof(tls_err)) != 0) {
+		fprintf(stderr, "ringmq-rules: %s\n", tls_err);
+		return 2;
+	}
 	log_init("ringmq-rules", (enum log_level)level);
 
 	size_t secret_len = 0;
@@ -358,6 +365,7 @@ int main(int argc, char **argv)
 		.password = secret,
 		.persistent = true,
 		.session_expiry_s = RULES_SESSION_EXPIRY_S,
+		.tls = tls,
 	};
 	struct mqtt_cbs cbs = {.on_up = on_up, .on_down = on_down, .on_message = on_message};
 	r.link = mqtt_link_new(&cfg, &cbs, &r);
@@ -371,8 +379,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	log_info("ringmq-rules: db %s, broker %s:%ld as %s, ring time-out %ld ms, presence grace %ld ms, "
-		 "longest call %ld ms", db, host, port, secret ? RULES_USERNAME : "anonymous", ring_ms, grace_ms,
+	log_info("ringmq-rules: db %s, broker %s:%ld%s as %s, ring time-out %ld ms, presence grace %ld ms, "
+		 "longest call %ld ms", db, host, port, tls.on ? " over TLS" : "", secret ? RULES_USERNAME : "anonymous", ring_ms, grace_ms,
 		 max_call_ms);
 	while (!stopping) {
 		int wait = RULES_TICK_MS;
