@@ -10,7 +10,7 @@ TEST_PKGS=(python3 python3-pytest python3-websocket python3-websockets
 	python3-paho-mqtt python3-jsonschema iproute2 util-linux
 	chromium chromium-driver python3-selenium
 	python3-djangorestframework-simplejwt python3-jwt python3-cryptography openssl
-	python3-prometheus-client systemd coturn)
+	python3-prometheus-client systemd coturn nginx)
 # scripts/run: curl for its HTTP calls, python3-websockets for the example.
 RUN_PKGS=(curl python3 python3-websockets)
 
