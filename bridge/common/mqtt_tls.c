@@ -21,6 +21,9 @@ static int no_password(char *buf, int size, int rwflag, void *userdata)
 	return 0;
 }
 
+static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* err says fmt; -1. */
 static int fail(char *err, size_t cap, const char *fmt, ...)
 {
 	va_list ap;

@@ -184,8 +184,12 @@ def _says(proc, text, times=1):
 
 
 def _stop(tls, proc):
+    """Stops a bridge of the test's own; its log must hold no sanitizer
+    report (the stack's teardown no longer sees it)."""
     proc.stop()
     tls.procs.remove(proc)
+    reports = [line for line in _log(proc).splitlines() if any(m in line for m in tls.SANITIZER_MARKS)]
+    assert not reports, "\n".join(reports[:40])
 
 
 @pytest.mark.parametrize("port_key,cafile,reason", [
