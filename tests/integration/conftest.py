@@ -191,14 +191,12 @@ class Stack:
         self.bridge = self._spawn("ringmq-bridge", self._bridge_argv(self.http_port) + list(extra))
         self._wait(self._healthy, self.bridge, "GET /healthz to answer 200", also=(self.rules, self.broker))
 
-    def add_bridge(self, extra=(), healthy=True):
+    def add_bridge(self, extra=()):
         """Another bridge on the same broker (and rules), on a port of its
-        own; returns that port once its /healthz answers 200 (healthy
-        False: at once; the bridge is the last of .procs)."""
+        own; returns that port once its /healthz answers 200."""
         port = free_port()
         p = self._spawn(f"ringmq-bridge-{port}", self._bridge_argv(port) + list(self.bridge_args) + list(extra))
-        if healthy:
-            self._wait(lambda: self._healthy(port), p, f"GET /healthz on {port} to answer 200", also=(self.rules,))
+        self._wait(lambda: self._healthy(port), p, f"GET /healthz on {port} to answer 200", also=(self.rules,))
         return port
 
     def via(self, base_url, ssl_context=None):

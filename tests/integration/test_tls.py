@@ -167,8 +167,10 @@ def test_many_small_frames_over_tls_none_stalls(tls):
 
 
 def _failing_bridge(tls, link):
-    port = tls.add_bridge(link, healthy=False)
-    return port, tls.procs[-1]
+    """A bridge on tls's broker with link alone for its broker link (not
+    the stack's own arguments), not waited for; its port and process."""
+    port = free_port()
+    return port, tls._spawn(f"ringmq-bridge-{port}", tls._bridge_argv(port) + link)
 
 
 def _lines_with(proc, text):
@@ -193,13 +195,18 @@ def _stop(tls, proc):
 
 
 @pytest.mark.parametrize("port_key,cafile,reason", [
-    ("tls", "other_ca.pem", "certificate verify failed"),
+    ("tls", "other_ca.pem", "certificate verify failed (unable to get local issuer certificate)"),
+    ("tls", None, "certificate verify failed (unable to get local issuer certificate)"),
     ("elsewhere", "ca.pem", "host name verification failed"),
-], ids=["unknown_ca", "another_host_name"])
+], ids=["unknown_ca", "system_store", "another_host_name"])
 def test_a_failed_handshake_keeps_healthz_503_and_says_why(tls, pki, port_key, cafile, reason):
     """Each attempt fails, is logged with the reason and retried with the
-    back-off; /healthz stays 503 all along, nothing ever connects."""
-    port, proc = _failing_bridge(tls, link_args(tls.ports[port_key], pki[cafile]))
+    back-off; /healthz stays 503 all along, nothing ever connects. Without
+    --mqtt-cafile the system store is what the broker's certificate must
+    chain to (the test CA is not in it)."""
+    link = link_args(tls.ports[port_key], pki[cafile]) if cafile else \
+        ["--mqtt-port", str(tls.ports[port_key]), "--mqtt-tls"]
+    port, proc = _failing_bridge(tls, link)
     try:
         lines = _says(proc, reason, times=2)
         for line in lines:
@@ -229,6 +236,18 @@ def test_client_certificate_required_by_the_broker(tls, pki):
         assert not re.search(r"broker \S+ connected", _log(proc))
     finally:
         _stop(tls, proc)
+
+
+def test_both_links_come_back_after_a_broker_restart(tls):
+    """A new handshake each: /healthz goes 503 while the broker is away,
+    200 once both links are back on the TLS port, and a call runs."""
+    assert tls.stop_broker() == 0
+    wait_until(lambda: _healthz(tls.http_port) == 503, START_WAIT, what="/healthz 503 while the broker is away")
+    tls.start_broker()
+    wait_until(lambda: _healthz(tls.http_port) == 200, START_WAIT, what="/healthz 200 with the broker back")
+    for proc in (tls.bridge, tls.rules):
+        assert len(_lines_with(proc, f"broker 127.0.0.1:{tls.ports['tls']} connected")) >= 2, proc.tail()
+    test_core.test_seed_1_caller_on_chat_receiver_on_notifications_only(tls)
 
 
 @pytest.mark.parametrize("prog", [BRIDGE, RULES], ids=["bridge", "rules"])
