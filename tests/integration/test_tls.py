@@ -17,6 +17,8 @@ the test CA (their later --mqtt-port wins over the Stack's own), and:
   the listener whose certificate names another host, keep /healthz at 503
   and log why; a bridge with a client certificate gets through the
   listener that requires one, and one without does not;
+- a phone (paho) on the TLS listener answers a web call; both links come
+  back after a broker restart;
 - bad settings stop both programs at start (exit 2), naming the flag.
 
 Then Debian's nginx, run in the foreground from a temp dir with the server
@@ -39,6 +41,7 @@ import websocket
 
 import test_core
 from conftest import BRIDGE, RULES, Proc, _make_stack
+from phone import Phone
 from ringmq_client import REPO, Ws, free_port, port_open, stop_process, unique, wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -164,6 +167,24 @@ def test_many_small_frames_over_tls_none_stalls(tls):
                 raise AssertionError(f"burst {burst}: {len(got)} of {len(sent)} frames arrived, the last "
                                      f"{got[-3:]}") from None
         assert got == sent
+
+
+def test_a_phone_on_the_tls_listener_answers_a_web_call(tls, pki):
+    """The broker's TLS listener serves phones too (same plugin, same
+    rules): a phone there rings, answers, and the web caller gets the
+    answer."""
+    (a, b), conv = test_core.parties(tls)
+    a_n = tls.connect_notify(a.id)
+    phone = Phone(tls, b, port=tls.ports["tls"], cafile=pki["ca.pem"])
+    try:
+        call = test_core.initiate(tls, a, b, conv)
+        test_core.check_incoming(phone.expect("call.incoming"), call, a, conv)
+        phone.publish({"type": "call.answer", "call_id": call["call_id"], "answer": test_core.ANSWER_SDP,
+                       "device_id": phone.device})
+        test_core.check_answer(a_n.expect("call.answer", skip=("call.accepted",)), call["call_id"], b, phone.device)
+        test_core.assert_status(tls, a, call["call_id"], "accepted")
+    finally:
+        phone.close()
 
 
 def _failing_bridge(tls, link):
