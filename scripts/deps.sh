@@ -11,7 +11,7 @@ TEST_PKGS=(python3 python3-pytest python3-websocket python3-websockets
 	chromium chromium-driver python3-selenium
 	python3-django python3-djangorestframework python3-djangorestframework-simplejwt
 	python3-jwt python3-cryptography openssl python3-venv
-	python3-prometheus-client systemd coturn prometheus)
+	python3-prometheus-client systemd coturn prometheus nginx)
 # scripts/run: curl for its HTTP calls, python3-websockets for the example.
 RUN_PKGS=(curl python3 python3-websockets)
 

@@ -49,7 +49,8 @@
 /* The keys that may stand outside a section. */
 #define CONFIG_SHARED                                                                                   \
 	{"mqtt-host", "mqtt-port", "service-secret-file", "jwt-secret-file", "jwt-public-key-file",    \
-	 "jwt-leeway-s", "jwt-audience", "jwt-issuer", "log-level", "log-format"}
+	 "jwt-leeway-s", "jwt-audience", "jwt-issuer", "log-level", "log-format", "mqtt-tls", "mqtt-cafile",  \
+	 "mqtt-capath", "mqtt-certfile", "mqtt-keyfile"}
 
 /* The two entries of a program's table that name its config file:
  * --config FILE (section, e.g. "[rules]", named in --help) and

@@ -21,6 +21,7 @@ struct mqtt_link {
 	char *host, *client_id, *username, *password, *will_topic, *will_payload;
 	int port, keepalive_s;
 	bool persistent;
+	bool tls;           /* cfg->tls.on */
 	uint32_t session_expiry_s;
 	bool up;            /* CONNACK accepted, not lost since */
 	bool sock_open;     /* a socket exists (maybe still connecting, maybe before CONNACK) */
@@ -28,6 +29,8 @@ struct mqtt_link {
 	int64_t retry_at;   /* monotonic ms of the next attempt */
 	int64_t connect_by; /* monotonic ms: no CONNACK by then and the attempt is given up */
 	char why[128];      /* why the library is closing the socket, when we know better than its code */
+	char lib_err[192];  /* what libmosquitto logged as errors during this attempt (its TLS failures) */
+	char tls_why[320];  /* a TLS failure's reason, made of lib_err and the verify result */
 };
 
 static char *dup_or_null(const char *s)
@@ -35,10 +38,43 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-/* What a libmosquitto result means; err is errno right after the call. */
-static const char *describe(int rc, int err)
+/* What a libmosquitto result means; err is errno right after the call.
+ * With TLS, what libmosquitto logged of OpenSSL's reason (a handshake that
+ * failed, an alert read later: a client certificate refused) and, when the
+ * broker's certificate was refused, why. */
+static const char *describe(struct mqtt_link *l, int rc, int err)
 {
-	return rc == MOSQ_ERR_ERRNO ? strerror(err) : mosquitto_strerror(rc);
+	const char *base = rc == MOSQ_ERR_ERRNO ? strerror(err) : mosquitto_strerror(rc);
+	if (!l->lib_err[0])
+		return base;
+	const char *verify = mqtt_tls_verify_error(l->mosq);
+	if (rc == MOSQ_ERR_TLS)
+		snprintf(l->tls_why, sizeof(l->tls_why), "TLS: %s%s%s%s", l->lib_err, verify ? " (" : "",
+			 verify ? verify : "", verify ? ")" : "");
+	else
+		snprintf(l->tls_why, sizeof(l->tls_why), "%s (TLS: %s)", base, l->lib_err);
+	return l->tls_why;
+}
+
+/* libmosquitto's own log: its errors (OpenSSL's, of a TLS handshake) are
+ * kept for describe(), each once, without their prefixes. */
+static void cb_log(struct mosquitto *m, void *obj, int level, const char *line)
+{
+	struct mqtt_link *l = obj;
+	if (level != MOSQ_LOG_ERR || !l->tls)
+		return;
+	const char *prefixes[] = {"Error: ", "OpenSSL Error"};
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(line, prefixes[i], strlen(prefixes[i])))
+			line += strlen(prefixes[i]);
+	if (line[0] == '[' && strstr(line, "]: "))
+		line = strstr(line, "]: ") + 3;
+	char one[sizeof(l->lib_err)];
+	size_t n = (size_t)snprintf(one, sizeof(one), "%s", line), used = strlen(l->lib_err);
+	for (n = n < sizeof(one) ? n : sizeof(one) - 1; n && (one[n - 1] == '.' || one[n - 1] == '\n');)
+		one[--n] = '\0';
+	if (n && !strstr(l->lib_err, one))
+		snprintf(l->lib_err + used, sizeof(l->lib_err) - used, "%s%s", used ? "; " : "", one);
 }
 
 /* The delay before the next attempt, and the back-off one step on. Only
@@ -93,7 +129,7 @@ static void cb_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitt
 	struct mqtt_link *l = obj;
 	int err = errno;
 	if (l->sock_open)
-		link_failed(l, rc, l->why[0] ? l->why : rc ? describe(rc, err) : "disconnected");
+		link_failed(l, rc, l->why[0] ? l->why : rc ? describe(l, rc, err) : "disconnected");
 }
 
 static void cb_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg,
@@ -149,6 +185,7 @@ struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cb
 	l->will_topic = dup_or_null(cfg->will_topic);
 	l->will_payload = dup_or_null(cfg->will_payload);
 	l->persistent = cfg->persistent;
+	l->tls = cfg->tls.on;
 	l->session_expiry_s = cfg->session_expiry_s;
 	l->backoff_ms = MQTT_RETRY_MIN_MS;
 	l->mosq = mosquitto_new(l->client_id, !l->persistent, l);
@@ -160,6 +197,9 @@ struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cb
 	mosquitto_disconnect_v5_callback_set(l->mosq, cb_disconnect);
 	mosquitto_message_v5_callback_set(l->mosq, cb_message);
 	mosquitto_subscribe_v5_callback_set(l->mosq, cb_subscribe);
+	mosquitto_log_callback_set(l->mosq, cb_log);
+	if (cfg->tls.on && mqtt_tls_apply(l->mosq, &cfg->tls) != MOSQ_ERR_SUCCESS)
+		goto fail;
 	if (l->username && mosquitto_username_pw_set(l->mosq, l->username, l->password) != MOSQ_ERR_SUCCESS)
 		goto fail;
 	if (l->will_topic &&
@@ -199,11 +239,12 @@ int mqtt_link_connect(struct mqtt_link *l)
 		return 0;
 	log_debug("connecting to broker %s:%d", l->host, l->port);
 	l->why[0] = '\0';
+	l->lib_err[0] = '\0';
 	/* EINPROGRESS is success: the CONNECT waits in the queue (and the
 	 * connect properties of keep_connect_props go with it). */
 	int rc = mosquitto_connect_bind_async(l->mosq, l->host, l->port, l->keepalive_s, NULL);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		link_failed(l, rc, describe(rc, errno));
+		link_failed(l, rc, describe(l, rc, errno));
 		return -1;
 	}
 	l->sock_open = true;
@@ -262,9 +303,15 @@ int mqtt_link_fd(const struct mqtt_link *l)
 	return l->sock_open ? mosquitto_socket(l->mosq) : -1;
 }
 
+/* During a TLS handshake, only what the handshake waits for: libmosquitto's
+ * own answer then may stay true while the handshake waits to read. */
 bool mqtt_link_want_write(const struct mqtt_link *l)
 {
-	return l->sock_open && mosquitto_want_write(l->mosq);
+	if (!l->sock_open)
+		return false;
+	if (mqtt_tls_handshaking(l->mosq))
+		return mqtt_tls_handshake_wants_write(l->mosq);
+	return mosquitto_want_write(l->mosq);
 }
 
 bool mqtt_link_is_up(const struct mqtt_link *l)
@@ -279,15 +326,55 @@ static int driver_result(struct mqtt_link *l, int rc)
 	if (rc == MOSQ_ERR_SUCCESS)
 		return 0;
 	if (l->sock_open)
-		mqtt_link_abort(l, describe(rc, errno));
+		mqtt_link_abort(l, describe(l, rc, errno));
 	return -1;
+}
+
+/* Whatever the socket became ready for, a TLS handshake under way moves on
+ * in mosquitto_loop_read. A socket that failed (a refused or reset TCP
+ * connection) leaves libmosquitto waiting (SSL_ERROR_SYSCALL): that is
+ * the attempt's failure, said here. */
+static int drive_handshake(struct mqtt_link *l)
+{
+	int rc = mosquitto_loop_read(l->mosq, 1), err = errno;
+	if (driver_result(l, rc) < 0)
+		return -1;
+	int fd = mosquitto_socket(l->mosq);
+	struct pollfd p = {.fd = fd, .events = 0};
+	if (mqtt_tls_handshaking(l->mosq) && poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP))) {
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+		if (!soerr && err != EAGAIN && err != EWOULDBLOCK)
+			soerr = err;
+		mqtt_link_abort(l, soerr ? strerror(soerr) : "connection closed during the TLS handshake");
+		return -1;
+	}
+	return 0;
+}
+
+/* What TLS holds decrypted after a read: already off the socket, so no
+ * readable event comes for it, and libmosquitto's loop_read stops early
+ * when a callback left errno at EAGAIN whatever TLS still holds. Each read
+ * takes a packet or what is held; at most MQTT_TLS_HELD_READS of them
+ * (what is left after that, only in a flood, waits for the next event). */
+static int read_tls_held(struct mqtt_link *l)
+{
+	for (int i = 0; i < MQTT_TLS_HELD_READS && l->sock_open && mqtt_tls_pending(l->mosq); i++)
+		if (driver_result(l, mosquitto_loop_read(l->mosq, 1)) < 0)
+			return -1;
+	return 0;
 }
 
 int mqtt_link_on_readable(struct mqtt_link *l)
 {
 	if (!l->sock_open)
 		return -1;
-	return driver_result(l, mosquitto_loop_read(l->mosq, 64));
+	if (mqtt_tls_handshaking(l->mosq))
+		return drive_handshake(l);
+	if (driver_result(l, mosquitto_loop_read(l->mosq, 64)) < 0)
+		return -1;
+	return read_tls_held(l);
 }
 
 /* Writes every queued packet: packet__write empties the queue by itself;
@@ -303,6 +390,8 @@ int mqtt_link_on_writable(struct mqtt_link *l)
 {
 	if (!l->sock_open)
 		return -1;
+	if (mqtt_tls_handshaking(l->mosq))
+		return drive_handshake(l);
 	return write_queued(l);
 }
 
@@ -462,6 +551,8 @@ int mqtt_prop_response_topic(const mosquitto_property *props, char *buf, size_t 
  * empty read, or one more poll. 0, or <0 when the connection was lost. */
 static int read_burst(struct mqtt_link *l, int max_packets)
 {
+	if (mqtt_tls_handshaking(l->mosq))
+		return drive_handshake(l);
 	for (int i = 0; i < max_packets; i++) {
 		errno = 0;
 		int rc = mosquitto_loop_read(l->mosq, 1);
@@ -471,6 +562,8 @@ static int read_burst(struct mqtt_link *l, int max_packets)
 		if (drained)
 			break;
 	}
+	if (read_tls_held(l) < 0)
+		return -1;
 	return mosquitto_want_write(l->mosq) ? write_queued(l) : 0;
 }
 
@@ -500,10 +593,8 @@ static int poll_link(struct mqtt_link *l, int timeout_ms, int max_packets)
 		if ((max_packets > 0 ? read_burst(l, max_packets) : mqtt_link_on_readable(l)) < 0)
 			return 0;
 	/* After a burst, only when the burst left something to write. */
-	if (n > 0 && (pfd.revents & POLLOUT) && !max_packets && mqtt_link_on_writable(l) < 0)
-		return 0;
-	if (n > 0 && (pfd.revents & POLLOUT) && max_packets && l->sock_open && mosquitto_want_write(l->mosq) &&
-	    write_queued(l) < 0)
+	if (n > 0 && (pfd.revents & POLLOUT) && l->sock_open && (!max_packets || mqtt_link_want_write(l)) &&
+	    mqtt_link_on_writable(l) < 0)
 		return 0;
 	mqtt_link_on_tick(l);
 	return 0;

@@ -8,7 +8,10 @@
  * connection that was up, takes one path: the next back-off delay is picked
  * once, logged, and kept for mqtt_link_retry_in_ms(); the link never
  * retries by itself. libmosquitto writes with write(2): callers ignore
- * SIGPIPE. */
+ * SIGPIPE. With TLS (mqtt_tls.h) the handshake runs in the same drivers,
+ * a failed one (certificate, host name) is a failed attempt like any other,
+ * logged with OpenSSL's reason, and the readable driver reads what TLS
+ * holds decrypted before it returns (no readable event would come for it). */
 #ifndef RINGMQ_MQTT_H
 #define RINGMQ_MQTT_H
 
@@ -19,10 +22,13 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 
+#include "mqtt_tls.h"
+
 #define MQTT_RETRY_MIN_MS 100         /* first back-off delay, doubling per failure ... */
 #define MQTT_RETRY_MAX_MS 5000        /* ... up to this */
 #define MQTT_RETRY_JITTER_PCT 25      /* each delay is the step +- this much */
-#define MQTT_CONNECT_TIMEOUT_MS 5000  /* TCP connect + CONNACK, checked by mqtt_link_on_tick */
+#define MQTT_CONNECT_TIMEOUT_MS 5000  /* TCP connect (+ TLS handshake) + CONNACK, checked by mqtt_link_on_tick */
+#define MQTT_TLS_HELD_READS 8192      /* reads of what TLS holds, per readable event (a 16 KiB record of 2-byte packets) */
 
 struct mqtt_cfg {
 	const char *host;        /* default 127.0.0.1 */
@@ -35,6 +41,7 @@ struct mqtt_cfg {
 	int keepalive_s;         /* default 30 */
 	const char *will_topic;  /* may be NULL */
 	const char *will_payload;
+	struct mqtt_tls tls;     /* tls.on: TLS as mqtt_tls.h says (checked first with mqtt_tls_check) */
 };
 
 struct mqtt_cbs {
@@ -51,7 +58,8 @@ struct mqtt_cbs {
 
 struct mqtt_link;
 
-/* cfg strings are copied. Returns NULL on allocation failure. */
+/* cfg strings are copied. Returns NULL on allocation failure, or when
+ * libmosquitto refuses the TLS settings (logged). */
 struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cbs *cbs, void *user);
 /* Disconnects cleanly if connected; NULL-safe. */
 void mqtt_link_free(struct mqtt_link *l);

@@ -60,6 +60,7 @@ struct edge_cfg {
 	int port;
 	const char *mqtt_host;
 	int mqtt_port;
+	struct mqtt_tls mqtt_tls;    /* TLS of the broker link (common/mqtt_tls.h) */
 	struct jwt_keyset *keys;     /* the keys user tokens are checked with (SIGHUP re-reads them) */
 	struct jwt_policy policy;    /* token_type, exp/nbf/iat with leeway, aud, iss */
 	char *api_key;

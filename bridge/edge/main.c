@@ -154,6 +154,7 @@ static void settings_init(struct settings *st, struct edge_cfg *cfg)
 		{"port", OPTIONS_INT, &cfg->port, 0, 65535, "N", "HTTP/WebSocket port (default 8080)"},
 		{"mqtt-host", OPTIONS_STR, &cfg->mqtt_host, 0, 0, "H", "broker host (default 127.0.0.1)"},
 		{"mqtt-port", OPTIONS_INT, &cfg->mqtt_port, 1, 65535, "N", "broker port (default 1883)"},
+		MQTT_TLS_OPTIONS(cfg->mqtt_tls),
 		{"jwt-secret-file", OPTIONS_LIST | OPTIONS_LIVE, &st->secrets, 0, 0, "F",
 		 "HS256 key for user tokens, kid = F's name without extension\n"
 		 "(repeatable; none and no --jwt-public-key-file: $RINGMQ_JWT_SECRET)"},
@@ -268,8 +269,9 @@ static int parse_args(int argc, char **argv, struct edge_cfg *cfg)
 		return 2;
 	if (st->turn_file && !(cfg->ice.secret = secret_load(st->turn_file, NULL, &cfg->ice.secret_len)))
 		return 2;
-	char ice_err[ICE_ERR_MAX];
-	if (ice_cfg_check(&cfg->ice, ice_err, sizeof(ice_err)) != 0) {
+	char ice_err[ICE_ERR_MAX > MQTT_TLS_ERR_MAX ? ICE_ERR_MAX : MQTT_TLS_ERR_MAX];
+	if (ice_cfg_check(&cfg->ice, ice_err, sizeof(ice_err)) != 0 ||
+	    mqtt_tls_check(&cfg->mqtt_tls, ice_err, sizeof(ice_err)) != 0) {
 		fprintf(stderr, "ringmq-bridge: %s\n", ice_err);
 		return 2;
 	}
@@ -431,6 +433,7 @@ static int wire(struct edge *e)
 		.session_expiry_s = EDGE_SESSION_EXPIRY_S,
 		.will_topic = e->presence_topic,
 		.will_payload = PRESENCE_GONE,
+		.tls = e->cfg.mqtt_tls,
 	};
 	struct broker_cbs bc = {
 		.on_up = on_broker_up,
@@ -554,8 +557,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ws_hub_start(e.ws);
-	log_info("ringmq-bridge %s listening on http://%s:%d (broker %s:%d, %s)", e.bridge_id, e.cfg.listen,
-		 e.cfg.port, e.cfg.mqtt_host, e.cfg.mqtt_port, ev_backend(sd.loop) == EVBACKEND_EPOLL ? "epoll" : "libev");
+	log_info("ringmq-bridge %s listening on http://%s:%d (broker %s:%d%s, %s)", e.bridge_id, e.cfg.listen,
+		 e.cfg.port, e.cfg.mqtt_host, e.cfg.mqtt_port, e.cfg.mqtt_tls.on ? " over TLS" : "", ev_backend(sd.loop) == EVBACKEND_EPOLL ? "epoll" : "libev");
 	char ice[ICE_DESCRIBE_MAX];
 	ice_describe(&e.cfg.ice, ice, sizeof(ice));
 	log_info("ICE servers: %s", ice);

@@ -372,6 +372,7 @@ static const char about[] =
 struct settings {
 	const char *host, *db, *client_id, *secret_file, *config, *hook_url, *hook_secret_file;
 	size_t hook_max;
+	struct mqtt_tls tls;
 	long port, ring_ms, grace_ms, max_call_ms;
 	int level, format;
 	bool check;
@@ -393,6 +394,7 @@ static void settings_init(struct settings *st)
 		CONFIG_OPTIONS(&st->config, &st->check, "[rules]"),
 		{"mqtt-host", OPTIONS_STR, &st->host, 0, 0, "H", "broker host (default 127.0.0.1)"},
 		{"mqtt-port", OPTIONS_LONG, &st->port, 1, 65535, "N", "broker port (default 1883)"},
+		MQTT_TLS_OPTIONS(st->tls),
 		{"service-secret-file", OPTIONS_STR, &st->secret_file, 0, 0, "F",
 		 "broker login as svc:rules with the secret in F\n(default $RINGMQ_SERVICE_SECRET; none: anonymous)"},
 		{"db", OPTIONS_STR, &st->db, 0, 0, "PATH", "SQLite file, created if missing (default ringmq.db)"},
@@ -496,6 +498,13 @@ int main(int argc, char **argv)
 	long port = st.port, ring_ms = st.ring_ms, grace_ms = st.grace_ms, max_call_ms = st.max_call_ms;
 	const char *hook_url = st.hook_url, *hook_secret_file = st.hook_secret_file;
 	size_t hook_max = st.hook_max;
+	struct mqtt_tls tls = st.tls;
+	char tls_err[MQTT_TLS_ERR_MAX];
+	if (mqtt_tls_check(&tls, tls_err, sizeof(tls_err)) != 0) {
+		fprintf(stderr, "ringmq-rules: %s\n", tls_err);
+		config_free(cf);
+		return 2;
+	}
 
 	if (hook_url && !webhooks_url_ok(hook_url)) {
 		fprintf(stderr, "ringmq-rules: --webhook-url takes an http:// or https:// URL\n");
@@ -546,6 +555,7 @@ int main(int argc, char **argv)
 		.password = secret,
 		.persistent = true,
 		.session_expiry_s = RULES_SESSION_EXPIRY_S,
+		.tls = tls,
 	};
 	struct mqtt_cbs cbs = {.on_up = on_up, .on_down = on_down, .on_message = on_message};
 	r.link = mqtt_link_new(&cfg, &cbs, &r);
@@ -561,8 +571,8 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	log_info("ringmq-rules: db %s, broker %s:%ld as %s, ring time-out %ld ms, presence grace %ld ms, "
-		 "longest call %ld ms", db, host, port, secret ? RULES_USERNAME : "anonymous", ring_ms, grace_ms,
+	log_info("ringmq-rules: db %s, broker %s:%ld%s as %s, ring time-out %ld ms, presence grace %ld ms, "
+		 "longest call %ld ms", db, host, port, tls.on ? " over TLS" : "", secret ? RULES_USERNAME : "anonymous", ring_ms, grace_ms,
 		 max_call_ms);
 	while (!stopping) {
 		if (reload_due) {

@@ -5,7 +5,8 @@ on free loopback ports, each stack in its own temp state dir.
   listener's port, paths under run/ (moved into the state dir) and paths
   under build/ (moved to $RINGMQ_BUILD_DIR). Nothing else changes, except
   that Stack(broker_conf_extra=[lines]) appends lines (rewritten the same
-  way) at its end, e.g. more plugin_opt_* for the auth plugin.
+  way, except that their `listener` lines keep their ports) at its end,
+  e.g. more plugin_opt_* for the auth plugin, or a test's own listeners.
 - Stack(config=text) writes text ("{dir}" = the state dir) to
   <state dir>/ringmq.conf and hands it to all three: --config to rules and
   the bridge, plugin_opt_config_file to the broker's plugin; without it,
@@ -25,6 +26,7 @@ on free loopback ports, each stack in its own temp state dir.
 - Every start waits for its condition with a bound; teardown sends SIGTERM,
   then SIGKILL after a bounded wait. A failing test gets the logs' tails.
 """
+import copy
 import os
 import pwd
 import re
@@ -55,10 +57,11 @@ _active_stacks = []
 
 
 def rewrite_mosquitto_conf(text, port, state_dir, build_dir):
-    """The repo's mosquitto.conf with the three substitutions above."""
+    """The repo's mosquitto.conf with the three substitutions above
+    (port None: listener lines keep theirs)."""
     out = []
     for line in text.splitlines():
-        if re.match(r"^\s*listener\s+\d+", line):
+        if port is not None and re.match(r"^\s*listener\s+\d+", line):
             line = re.sub(r"^(\s*listener\s+)\d+", lambda m: m.group(1) + str(port), line)
         if not line.lstrip().startswith("#"):
             line = re.sub(r"(?<![\w/.])run/", state_dir.rstrip("/") + "/", line)
@@ -144,6 +147,7 @@ class Stack:
         self.base_url = f"http://127.0.0.1:{self.http_port}"
         self.ws_base = f"ws://127.0.0.1:{self.http_port}"
         self.http = Http(self.base_url, api_key=self.api_key)
+        self.ws_opts = {}
         self._sockets = []
 
     # -- parts
@@ -173,8 +177,8 @@ class Stack:
             except KeyError:
                 pass
         with open(os.path.join(REPO, "mosquitto.conf")) as f:
-            text = f.read() + "".join(line + "\n" for line in self.broker_conf_extra)
-        conf = rewrite_mosquitto_conf(text, self.mqtt_port, self.dir, BUILD_DIR)
+            conf = rewrite_mosquitto_conf(f.read(), self.mqtt_port, self.dir, BUILD_DIR)
+        conf += rewrite_mosquitto_conf("\n".join(self.broker_conf_extra), None, self.dir, BUILD_DIR)
         self.conf_path = os.path.join(self.dir, "mosquitto.conf")
         with open(self.conf_path, "w") as f:
             f.write(conf)
@@ -217,6 +221,18 @@ class Stack:
         p = self._spawn(f"ringmq-bridge-{port}", self._bridge_argv(port) + list(self.bridge_args) + list(extra))
         self._wait(lambda: self._healthy(port), p, f"GET /healthz on {port} to answer 200", also=(self.rules,))
         return port
+
+    def via(self, base_url, ssl_context=None):
+        """This stack seen through a front (a proxy at base_url, http:// or
+        https://, in front of the bridge): a copy whose .http and sockets go
+        there, with ssl_context checking an https front. Parts, state and
+        the sockets to close at the end are shared."""
+        front = copy.copy(self)
+        front.base_url = base_url.rstrip("/")
+        front.ws_base = "ws" + front.base_url[len("http"):]
+        front.http = Http(front.base_url, api_key=self.api_key, ssl_context=ssl_context)
+        front.ws_opts = {"ssl_context": ssl_context} if ssl_context else {}
+        return front
 
     def restart_all(self):
         """Stops every part (bridges, rules, broker: SIGTERM, by PID) and
@@ -304,14 +320,14 @@ class Stack:
 
     def ws_notify(self, user=None, token=None, name=None, **kw):
         tok = token if token is not None else self.token(user)
-        ws = Ws(f"{self.ws_base}/ws/notifications/?token={tok}", name=name or f"notify[{user}]", **kw)
+        ws = Ws(f"{self.ws_base}/ws/notifications/?token={tok}", name=name or f"notify[{user}]", **self.ws_opts, **kw)
         self._sockets.append(ws)
         return ws
 
     def ws_chat(self, conversation_id, user=None, token=None, name=None, **kw):
         tok = token if token is not None else self.token(user)
         ws = Ws(f"{self.ws_base}/ws/chat/{conversation_id}/?token={tok}",
-                name=name or f"chat[{user}@{conversation_id}]", **kw)
+                name=name or f"chat[{user}@{conversation_id}]", **self.ws_opts, **kw)
         self._sockets.append(ws)
         return ws
 

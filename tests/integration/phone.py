@@ -5,6 +5,7 @@ paho's automatic reconnect, so a disconnection stays one; frames it gets
 are checked against schemas/."""
 import json
 import queue
+import ssl
 import threading
 import time
 
@@ -32,8 +33,11 @@ class Phone:
     network loop in a thread of its own that ends with the connection."""
 
     def __init__(self, stack, user, token=None, device=None, protocol=V5, persistent=False, subscribe=True,
-                 inflight=20, connect=True):
+                 inflight=20, connect=True, port=None, cafile=None):
+        """port: another listener of the broker than the stack's; cafile:
+        connect over TLS, the broker's certificate checked against it."""
         self.stack, self.user, self.protocol, self.persistent = stack, user, protocol, persistent
+        self.port, self.cafile = port or stack.mqtt_port, cafile
         self.device = device or unique("dev")
         self.client_id = f"{user.id}:{self.device}"
         self.inflight = inflight
@@ -59,6 +63,8 @@ class Phone:
             kw["clean_session"] = not self.persistent
         c = paho.Client(client_id=self.client_id, **kw)
         c.username_pw_set(self.user.id, token)
+        if self.cafile:
+            c.tls_set_context(ssl.create_default_context(cafile=self.cafile))
         c.max_inflight_messages_set(self.inflight)
         self.messages, self.connack, self.subacks = queue.Queue(), queue.Queue(), queue.Queue()
         self.gone = threading.Event()
@@ -73,10 +79,10 @@ class Phone:
         if self.protocol == V5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = SESSION_EXPIRY_S if self.persistent else 0
-            c.connect("127.0.0.1", self.stack.mqtt_port, keepalive=30, clean_start=not self.persistent,
+            c.connect("127.0.0.1", self.port, keepalive=30, clean_start=not self.persistent,
                       properties=props)
         else:
-            c.connect("127.0.0.1", self.stack.mqtt_port, keepalive=30)
+            c.connect("127.0.0.1", self.port, keepalive=30)
         self.c = c
         self._stop = False
         self.thread = threading.Thread(target=self._loop, daemon=True)

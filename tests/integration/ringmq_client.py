@@ -157,9 +157,10 @@ class Http:
     """urllib against the bridge. Error bodies are checked against
     schemas/http/error.json on the way in."""
 
-    def __init__(self, base_url, api_key=None):
+    def __init__(self, base_url, api_key=None, ssl_context=None):
         self.base = base_url.rstrip("/")
         self.api_key = api_key
+        self.ssl_context = ssl_context   # for an https:// base (a TLS front such as nginx)
 
     def request(self, method, path, body=None, token=None, api_key=None, raw_body=None, headers=None,
                 timeout=DEFAULT_WAIT):
@@ -174,7 +175,7 @@ class Http:
         for k, v in (headers or {}).items():
             req.add_header(k, v)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.ssl_context) as r:
                 res = HttpResult(r.status, r.headers, r.read())
         except urllib.error.HTTPError as e:
             res = HttpResult(e.code, e.headers, e.read())
@@ -250,7 +251,7 @@ class Ws:
     validated against schemas/ before a test sees it: a frame that does
     not validate fails the test."""
 
-    def __init__(self, url, name="ws", origin=None, timeout=DEFAULT_WAIT):
+    def __init__(self, url, name="ws", origin=None, timeout=DEFAULT_WAIT, ssl_context=None):
         self.name = name
         self.url = url
         self.received = []       # every frame, in order, for failure messages
@@ -261,6 +262,8 @@ class Ws:
             opts["suppress_origin"] = True   # a non-browser client: no Origin header
         else:
             opts["origin"] = origin
+        if ssl_context is not None:
+            opts["sslopt"] = {"context": ssl_context}   # a wss:// url: the front's CA and name checked
         self.ws = websocket.create_connection(url, **opts)
 
     # -- sending
