@@ -316,22 +316,28 @@ def test_kid_names_one_key(strict_stack, keys):
 
 
 def simplejwt_tokens(secret, user, audience=AUDIENCE, issuer=ISSUER):
-    """(refresh, access) as SimpleJWT mints them, SIGNING_KEY = secret."""
+    """(refresh, access) as SimpleJWT mints them, SIGNING_KEY = secret. Django
+    may be configured already (test_django.py runs a project in this
+    process): SimpleJWT then makes the claims as always (token_type, exp,
+    iat, jti, user_id) and its own TokenBackend signs them with this
+    stack's key, audience and issuer."""
     pytest.importorskip("rest_framework_simplejwt")
     import django
     from django.conf import settings
+    from django.test.utils import override_settings
+    jwt = {"ALGORITHM": "HS256", "SIGNING_KEY": secret, "AUDIENCE": audience, "ISSUER": issuer,
+           "USER_ID_CLAIM": "user_id"}
     if not settings.configured:
-        settings.configure(
-            SECRET_KEY="ringmq-tests", USE_TZ=True,
-            INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
-            SIMPLE_JWT={"ALGORITHM": "HS256", "SIGNING_KEY": secret, "AUDIENCE": audience, "ISSUER": issuer,
-                        "USER_ID_CLAIM": "user_id"})
+        settings.configure(SECRET_KEY="ringmq-tests", USE_TZ=True,
+                           INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"], SIMPLE_JWT=jwt)
         django.setup()
-    assert settings.SIMPLE_JWT["SIGNING_KEY"] == secret, "SimpleJWT is configured for another stack"
+    from rest_framework_simplejwt.backends import TokenBackend
     from rest_framework_simplejwt.tokens import RefreshToken
-    refresh = RefreshToken()
-    refresh["user_id"] = user
-    return str(refresh), str(refresh.access_token)
+    backend = TokenBackend("HS256", secret, audience=audience, issuer=issuer)
+    with override_settings(SIMPLE_JWT=jwt):
+        refresh = RefreshToken()
+        refresh["user_id"] = user
+        return backend.encode(refresh.payload), backend.encode(refresh.access_token.payload)
 
 
 def test_simplejwt_refresh_refused_access_accepted(strict_stack):
