@@ -40,6 +40,7 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
                          "NAME": os.environ.get("DJANGO_DB", os.path.join(BASE_DIR, "db.sqlite3"))}}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 USE_TZ = True
+TIME_ZONE = "UTC"
 TEMPLATES = []
 
 REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
