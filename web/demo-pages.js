@@ -4,6 +4,15 @@
  * socket status dots, the chat log, notifications and the call history.
  * The notification socket is opened once at login and kept across route
  * changes; the chat route opens its conversation's chat socket.
+ *
+ * Opened with ?django=<url> (the link scripts/run --django prints), the page
+ * logs in at that Django project instead: a username/password form POSTs to
+ * <url>/api/token/ (SimpleJWT), the access token logs in, the refresh token
+ * stays in memory only (a reload asks again) and renews the access token at
+ * <url>/api/token/refresh/ before its end; "Log out" also POSTs
+ * <url>/api/logout/ (ringmq then closes the user's other sockets, 4401
+ * revoked). The project allows this page's origin with CORS
+ * (examples/django/exampleproject/cors.py).
  */
 import { parseToken } from './ringmq.js';
 import { $, ACTIVE, DEFAULT_CONVERSATION, R, text, toast, validId } from './demo-shared.js';
@@ -39,6 +48,7 @@ export function initPages(c, hooks = {}) {
       R.features = d.features;
       R.notifConnects++;
       R.notifSocket = d.target;
+      R.notifAck = d.frame;
       text($('profile-device'), d.deviceId);
     } else if (d.target === client.chat) {
       R.chatDeviceId = d.deviceId;
@@ -57,7 +67,17 @@ export function initPages(c, hooks = {}) {
 
   $('login-btn').onclick = () => { login($('token-input').value.trim(), true); };
   $('renew-btn').onclick = () => { renew($('renew-token').value.trim()); };
-  $('logout').onclick = () => { logout(''); };
+  $('logout').onclick = () => { logout('', true); };
+  if (DJ) {
+    R.django = DJ;
+    text($('django-url'), DJ);
+    $('django-login').hidden = false;
+    $('token-login').hidden = true;
+    $('django-login').onsubmit = (ev) => {
+      ev.preventDefault();
+      djangoLogin($('django-username').value.trim(), $('django-password').value);
+    };
+  }
   $('refresh-calls').onclick = loadHistory;
   $('chat-form').onsubmit = (ev) => {
     ev.preventDefault();
@@ -84,7 +104,12 @@ export function tokenFromUrl() {
 
 export function savedToken() { return sessionStorage.getItem(TOKEN_KEY); }
 
-export function login(token, remember) {
+/**
+ * @param {string} token
+ * @param {boolean} remember keep it in sessionStorage (a reload logs in again)
+ * @param {string} [via] 'token' (pasted, a link) or 'django' (djangoLogin)
+ */
+export function login(token, remember, via = 'token') {
   let c;
   try { c = parseToken(token); } catch (e) {
     text($('login-error'), 'That is not a token: ' + e.message);
@@ -93,6 +118,7 @@ export function login(token, remember) {
   if (c.userId == null) { text($('login-error'), 'The token names no user (sub / user_id).'); return false; }
   if (c.exp && c.exp * 1000 < Date.now()) { text($('login-error'), 'That token has expired.'); return false; }
   R.token = token;
+  R.loginVia = via;
   R.userId = c.userId;
   R.username = c.username;
   R.tokenExp = c.exp ? new Date(c.exp * 1000).toISOString() : 'never';
@@ -114,8 +140,9 @@ export function login(token, remember) {
 
 let renewTimer = null;
 
-/* Shows the renew bar RENEW_AHEAD_MS (at most half the token's life) before
- * exp: the service closes every socket whose token expired (4401). */
+/* RENEW_AHEAD_MS (at most half the token's life) before exp, renews the
+ * token through Django when logged in there (djangoRenew), else shows the
+ * renew bar: the service closes every socket whose token expired (4401). */
 function scheduleRenew(exp) {
   clearTimeout(renewTimer);
   $('renew').hidden = true;
@@ -123,11 +150,16 @@ function scheduleRenew(exp) {
   const left = exp * 1000 - Date.now();
   const ahead = Math.min(RENEW_AHEAD_MS, left / 2);
   renewTimer = setTimeout(() => {
-    text($('renew-when'), 'at ' + new Date(exp * 1000).toLocaleTimeString());
-    text($('renew-user'), R.userId);
-    text($('renew-error'), '');
-    $('renew').hidden = false;
+    if (djRefresh) djangoRenew(exp);
+    else showRenewBar(exp, '');
   }, Math.max(0, left - ahead));
+}
+
+function showRenewBar(exp, error) {
+  text($('renew-when'), 'at ' + new Date(exp * 1000).toLocaleTimeString());
+  text($('renew-user'), R.userId);
+  text($('renew-error'), error);
+  $('renew').hidden = false;
 }
 
 /* A pasted token: of the same user, not expired; sent to the open sockets
@@ -152,7 +184,16 @@ function renewed(exp) {
   scheduleRenew(exp);
 }
 
-export function logout(why) {
+/**
+ * @param {string} why shown on the login page
+ * @param {boolean} [byUser] the Log out button: a Django login also logs out
+ *   at Django (not after a 4401: that session ended already)
+ */
+export function logout(why, byUser = false) {
+  const token = R.token;
+  const atDjango = byUser && R.loginVia === 'django' && DJ && token;
+  djRefresh = null;
+  R.loginVia = null;
   sessionStorage.removeItem(TOKEN_KEY);
   clearTimeout(renewTimer);
   $('renew').hidden = true;
@@ -166,6 +207,112 @@ export function logout(why) {
   $('login').hidden = false;
   document.body.dataset.page = 'login';
   text($('login-error'), why || '');
+  if (atDjango) {   /* after client.close(): the revocation finds no socket of ours to close */
+    djFetch('POST', '/api/logout/', {}, token).then((r) => {
+      R.djangoLogout = r.status;
+      if (r.status !== 204) toast('Django answered ' + r.status + ' to the logout.', 'bad');
+    }, (e) => {
+      R.djangoLogout = 'unreachable';
+      toast('Could not log out at Django: ' + e.message, 'bad');
+    });
+  }
+}
+
+/* ---------- login through a Django project (?django=<url>) ---------- */
+
+/* The Django project of ?django= (kept in the URL: a reload shows its form
+ * again), or null. Only an http(s) URL: where the password goes is shown
+ * above the form. */
+const DJ = djangoFromUrl();
+/* A Django login's refresh token: in memory only, never stored. */
+let djRefresh = null;
+
+function djangoFromUrl() {
+  const v = new URLSearchParams(location.search).get('django');
+  if (!v) return null;
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+    return u.origin + u.pathname.replace(/\/+$/, '');
+  } catch (e) { return null; }
+}
+
+/* A JSON request to the Django project (cross-origin: its CORS middleware
+ * allows this page's origin); no cookies. Rejects when it is unreachable or
+ * refuses the origin (the browser tells the two apart for no one). */
+async function djFetch(method, path, body, token) {
+  const headers = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = 'Bearer ' + token;
+  const res = await fetch(DJ + path, { method, headers, credentials: 'omit',
+    body: body !== undefined ? JSON.stringify(body) : undefined });
+  let data = null;
+  try { data = await res.json(); } catch (e) { /* 204, or not JSON */ }
+  return { status: res.status, data };
+}
+
+async function djangoLogin(username, password) {
+  const btn = $('django-login-btn');
+  text($('login-error'), '');
+  if (!username || !password) { text($('login-error'), 'Username and password, please.'); return; }
+  btn.disabled = true;
+  let r;
+  try {
+    r = await djFetch('POST', '/api/token/', { username, password });
+  } catch (e) {
+    text($('login-error'), 'Cannot reach Django at ' + DJ + ' (not running, or it does not allow this ' +
+      'origin: DJANGO_CORS_ORIGINS).');
+    return;
+  } finally { btn.disabled = false; }
+  if (r.status !== 200 || !r.data || !r.data.access) {
+    text($('login-error'), r.status === 401 ? 'Wrong username or password.'
+      : 'Django answered ' + r.status + (r.data && r.data.detail ? ': ' + r.data.detail : '') + '.');
+    return;
+  }
+  $('django-password').value = '';
+  djRefresh = r.data.refresh || null;
+  if (!login(r.data.access, false, 'django')) { djRefresh = null; return; }
+  loadConversations(r.data.access);
+}
+
+/* The user's conversations at Django (GET /api/conversations/): the call bar
+ * gets the first one's id (Django's pk is ringmq's conversation id) and its
+ * other participant as the receiver. */
+async function loadConversations(token) {
+  let r;
+  try { r = await djFetch('GET', '/api/conversations/', undefined, token); } catch (e) { return; }
+  const convs = (r.status === 200 && r.data && r.data.conversations) || [];
+  R.djangoConversations = convs;
+  if (!convs.length || R.token !== token) return;
+  const c = convs[0];
+  $('conversation-id').value = c.id;
+  $('nav-chat').setAttribute('href', '#/chat/' + c.id);
+  const peer = (c.participants || []).find((p) => String(p) !== String(R.userId));
+  if (peer != null && !$('receiver-id').value) $('receiver-id').value = peer;
+}
+
+/* The access token's end is near: a new one from the refresh token, sent to
+ * the open sockets (renew). Tried again while Django is unreachable; when it
+ * refuses the refresh token (expired: SimpleJWT's REFRESH_TOKEN_LIFETIME),
+ * the renew bar says so. */
+async function djangoRenew(exp) {
+  const who = R.userId;
+  let r = null;
+  try { r = await djFetch('POST', '/api/token/refresh/', { refresh: djRefresh }); } catch (e) { /* below */ }
+  if (R.userId !== who || !djRefresh) return;   /* logged out meanwhile */
+  if (r && r.status === 200 && r.data && r.data.access) {
+    if (r.data.refresh) djRefresh = r.data.refresh;   /* ROTATE_REFRESH_TOKENS */
+    R.djangoRenewals = (R.djangoRenewals || 0) + 1;
+    renew(r.data.access);
+    return;
+  }
+  if ((r == null || r.status >= 500) && exp * 1000 - Date.now() > 8000) {
+    clearTimeout(renewTimer);
+    renewTimer = setTimeout(() => { djangoRenew(exp); }, 3000);
+    return;
+  }
+  showRenewBar(exp, r == null ? 'Django is unreachable: log in again, or paste a token.'
+    : 'Django refused the refresh (' + r.status + '): log in again, or paste a token.');
 }
 
 /* ---------- pages ---------- */

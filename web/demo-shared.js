@@ -31,7 +31,12 @@ export const R = /** @type {any} */ (window).ringmq = {
   username: null,
   token: null,
   tokenExp: null,
-  tokenRenewals: 0,    /* tokens the service took by auth.refresh (the renew bar) */
+  tokenRenewals: 0,    /* tokens the service took by auth.refresh (the renew bar, or Django's refresh) */
+  loginVia: null,      /* 'token' (pasted, a link) | 'django' (?django=: SimpleJWT) */
+  django: null,        /* the Django project of ?django= */
+  djangoRenewals: 0,   /* access tokens got from <django>/api/token/refresh/ */
+  djangoConversations: null, /* GET <django>/api/conversations/ after a Django login */
+  djangoLogout: null,  /* the status of POST <django>/api/logout/ at the last Log out */
   lateRefusals: 0,     /* invalid_state for a frame that crossed its call's end (not an error) */
 
   deviceId: null,       /* notification socket's device_id */
@@ -39,6 +44,7 @@ export const R = /** @type {any} */ (window).ringmq = {
   features: [],
   notifSocket: null,    /* the RingmqSocket of the notification socket (.ws is its WebSocket) */
   chatSocket: null,
+  notifAck: null,       /* the notification socket's last connection.ack */
   notifConnects: 0,     /* how many times the notification socket was (re)opened */
   states: [],           /* every state this tab went through, in order */
   frames: [],           /* last frames received (bounded) */

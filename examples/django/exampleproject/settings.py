@@ -7,6 +7,9 @@ from the environment:
   RINGMQ_JWT_SECRET      the bridge's --jwt-secret-file contents: SimpleJWT
                          signs its access tokens with it (HS256)
   DJANGO_DB              the SQLite file (default ./db.sqlite3)
+  DJANGO_CORS_ORIGINS    origins whose pages may call the API (the demo page
+                         on the bridge, e.g. http://127.0.0.1:8080; cors.py)
+  DJANGO_ACCESS_TOKEN_SECONDS  SimpleJWT's access token lifetime (900)
 """
 import os
 from datetime import timedelta
@@ -25,6 +28,7 @@ INSTALLED_APPS = [
     "ringmq.contrib.django",
 ]
 MIDDLEWARE = [
+    "exampleproject.cors.CorsMiddleware",   # first: it answers preflights itself
     "django.middleware.common.CommonMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -36,6 +40,7 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
                          "NAME": os.environ.get("DJANGO_DB", os.path.join(BASE_DIR, "db.sqlite3"))}}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 USE_TZ = True
+TIME_ZONE = "UTC"
 TEMPLATES = []
 
 REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
@@ -43,7 +48,7 @@ REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.a
 SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": os.environ.get("RINGMQ_JWT_SECRET", SECRET_KEY),
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=int(os.environ.get("DJANGO_ACCESS_TOKEN_SECONDS", "900"))),
     # ringmq reads SimpleJWT's defaults as they are (user_id, token_type "access");
     # this serializer adds the user's name (ringmq's caller_username)
     "TOKEN_OBTAIN_SERIALIZER": "ringmq.contrib.django.simplejwt.TokenObtainPairSerializer",
