@@ -23,9 +23,14 @@
 #define MQTT_RETRY_MAX_MS 5000        /* ... up to this */
 #define MQTT_RETRY_JITTER_PCT 25      /* each delay is the step +- this much */
 #define MQTT_CONNECT_TIMEOUT_MS 5000  /* TCP connect + CONNACK, checked by mqtt_link_on_tick */
+#define MQTT_HOSTS_MAX 8              /* brokers in one cfg->host list */
 
 struct mqtt_cfg {
-	const char *host;        /* default 127.0.0.1 */
+	/* default 127.0.0.1; or a list "a:1883,b:1883" (at most MQTT_HOSTS_MAX,
+	 * an entry without ":port" takes port): each attempt goes to the next
+	 * broker of the list after a failure (of an attempt or of a connection
+	 * that was up), with the same back-off; the first attempt to the first. */
+	const char *host;
 	int port;                /* default 1883 */
 	const char *client_id;   /* NULL: the broker picks one */
 	const char *username;    /* may be NULL */

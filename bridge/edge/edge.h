@@ -58,8 +58,9 @@
 struct edge_cfg {
 	const char *listen;
 	int port;
-	const char *mqtt_host;
+	const char *mqtt_host;     /* a list: "a:1883,b:1883" (common/mqtt.h) */
 	int mqtt_port;
+	const char *mqtt_username; /* the service login (default svc:bridge) */
 	struct jwt_keyset *keys;     /* the keys user tokens are checked with (SIGHUP re-reads them) */
 	struct jwt_policy policy;    /* token_type, exp/nbf/iat with leeway, aud, iss */
 	char *api_key;

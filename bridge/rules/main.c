@@ -370,7 +370,7 @@ static const char about[] =
 
 /* One reading of the command line and the config file. */
 struct settings {
-	const char *host, *db, *client_id, *secret_file, *config, *hook_url, *hook_secret_file;
+	const char *host, *username, *db, *client_id, *secret_file, *config, *hook_url, *hook_secret_file;
 	size_t hook_max;
 	long port, ring_ms, grace_ms, max_call_ms;
 	int level, format;
@@ -382,7 +382,8 @@ struct settings {
 static void settings_init(struct settings *st)
 {
 	*st = (struct settings){
-		.host = "127.0.0.1", .db = "ringmq.db", .client_id = "ringmq-rules", .port = 1883, .ring_ms = 45000,
+		.host = "127.0.0.1", .username = RULES_USERNAME, .db = "ringmq.db", .client_id = "ringmq-rules",
+		.port = 1883, .ring_ms = 45000,
 		.grace_ms = RULES_GRACE_DEFAULT_MS, .max_call_ms = RULES_MAX_CALL_DEFAULT_MS, .level = LOG_LEVEL_INFO,
 		.hook_max = WEBHOOKS_OUTBOX_DEFAULT,
 	};
@@ -391,10 +392,14 @@ static void settings_init(struct settings *st)
 		st->level = log_level_parse(env_level);
 	const struct options_spec spec[] = {
 		CONFIG_OPTIONS(&st->config, &st->check, "[rules]"),
-		{"mqtt-host", OPTIONS_STR, &st->host, 0, 0, "H", "broker host (default 127.0.0.1)"},
+		{"mqtt-host", OPTIONS_STR, &st->host, 0, 0, "H[,H...]",
+		 "broker host, or a list host:port,host:port (connects to the\n"
+		 "first that answers, fails over to the next; default 127.0.0.1)"},
 		{"mqtt-port", OPTIONS_LONG, &st->port, 1, 65535, "N", "broker port (default 1883)"},
+		{"mqtt-username", OPTIONS_STR, &st->username, 0, 0, "NAME",
+		 "broker login name with --service-secret-file (default svc:rules)"},
 		{"service-secret-file", OPTIONS_STR, &st->secret_file, 0, 0, "F",
-		 "broker login as svc:rules with the secret in F\n(default $RINGMQ_SERVICE_SECRET; none: anonymous)"},
+		 "broker login as --mqtt-username with the secret in F\n(default $RINGMQ_SERVICE_SECRET; none: anonymous)"},
 		{"db", OPTIONS_STR, &st->db, 0, 0, "PATH", "SQLite file, created if missing (default ringmq.db)"},
 		{"ring-timeout-ms", OPTIONS_LONG | OPTIONS_LIVE, &st->ring_ms, 1, 24L * 3600 * 1000, "N",
 		 "a ringing call becomes missed after N ms (default 45000)"},
@@ -542,7 +547,7 @@ int main(int argc, char **argv)
 		.host = host,
 		.port = (int)port,
 		.client_id = client_id,
-		.username = secret ? RULES_USERNAME : NULL,
+		.username = secret ? st.username : NULL,
 		.password = secret,
 		.persistent = true,
 		.session_expiry_s = RULES_SESSION_EXPIRY_S,
@@ -562,7 +567,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	log_info("ringmq-rules: db %s, broker %s:%ld as %s, ring time-out %ld ms, presence grace %ld ms, "
-		 "longest call %ld ms", db, host, port, secret ? RULES_USERNAME : "anonymous", ring_ms, grace_ms,
+		 "longest call %ld ms", db, host, port, secret ? st.username : "anonymous", ring_ms, grace_ms,
 		 max_call_ms);
 	while (!stopping) {
 		if (reload_due) {
