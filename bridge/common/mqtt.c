@@ -23,7 +23,7 @@ struct mqtt_link {
 	int ports[MQTT_HOSTS_MAX];
 	int nhosts, cur;             /* cur: the one of this (or the next) attempt */
 	int keepalive_s;
-	bool persistent;
+	bool persistent, lower_ids;
 	uint32_t session_expiry_s;
 	bool up;            /* CONNACK accepted, not lost since */
 	bool sock_open;     /* a socket exists (maybe still connecting, maybe before CONNACK) */
@@ -204,6 +204,7 @@ struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cb
 	l->will_topic = dup_or_null(cfg->will_topic);
 	l->will_payload = dup_or_null(cfg->will_payload);
 	l->persistent = cfg->persistent;
+	l->lower_ids = cfg->lower_ids;
 	l->session_expiry_s = cfg->session_expiry_s;
 	l->backoff_ms = MQTT_RETRY_MIN_MS;
 	l->mosq = mosquitto_new(l->client_id, !l->persistent, l);
@@ -391,6 +392,14 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
 		return -1;
 	if (len > 256u * 1024 * 1024)
 		return -1;
+	if (l->lower_ids && !strncmp(topic, "users/", 6)) {
+		for (const char *c = topic + 6; *c && *c != '/'; c++)
+			if (*c >= 'A' && *c <= 'Z') {
+				log_warn("%s: %s: a user id with upper case (this broker folds case): not sent", __func__,
+					 topic);
+				return -1;
+			}
+	}
 	mosquitto_property *props = NULL;
 	int rc = MOSQ_ERR_SUCCESS;
 	if (opt->expiry_s)

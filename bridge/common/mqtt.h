@@ -38,6 +38,10 @@ struct mqtt_cfg {
 	bool persistent;         /* clean start off, session kept session_expiry_s */
 	uint32_t session_expiry_s;
 	int keepalive_s;         /* default 30 */
+	/* Publishes to users/<id>/... whose <id> has upper case are refused
+	 * (logged): for a broker that folds user names to lower case in its
+	 * topic rules (docs/scaling.md, "Ids and case"). */
+	bool lower_ids;
 	const char *will_topic;  /* may be NULL */
 	const char *will_payload;
 };

@@ -126,6 +126,7 @@ static void settings_init(struct settings *st, struct edge_cfg *cfg)
 		.mqtt_host = "127.0.0.1",
 		.mqtt_port = 1883,
 		.mqtt_username = "svc:bridge",
+		.broker_acl = "plugin",
 		.request_timeout_ms = 2000,
 		.initiate_per_minute = EDGE_INITIATE_PER_MINUTE,
 		.initiate_burst = EDGE_INITIATE_BURST,
@@ -159,6 +160,9 @@ static void settings_init(struct settings *st, struct edge_cfg *cfg)
 		{"mqtt-port", OPTIONS_INT, &cfg->mqtt_port, 1, 65535, "N", "broker port (default 1883)"},
 		{"mqtt-username", OPTIONS_STR, &cfg->mqtt_username, 0, 0, "NAME",
 		 "broker login name with --service-secret-file (default svc:bridge)"},
+		{"broker-acl", OPTIONS_STR, &cfg->broker_acl, 0, 0, "plugin|topics",
+		 "plugin: mosquitto with ringmq_auth.so (default); topics: a broker\n"
+		 "with per-user topic rules only (lower-case ids, frames on svc/in/)"},
 		{"jwt-secret-file", OPTIONS_LIST | OPTIONS_LIVE, &st->secrets, 0, 0, "F",
 		 "HS256 key for user tokens, kid = F's name without extension\n"
 		 "(repeatable; none and no --jwt-public-key-file: $RINGMQ_JWT_SECRET)"},
@@ -239,6 +243,11 @@ static int settings_read(struct settings *st, struct edge_cfg *cfg, struct confi
 		snprintf(err, cap, "ping-interval-s must be below idle-timeout-s");
 		return 2;
 	}
+	if (strcmp(cfg->broker_acl, "plugin") && strcmp(cfg->broker_acl, "topics")) {
+		snprintf(err, cap, "broker-acl takes plugin or topics, not \"%s\"", cfg->broker_acl);
+		return 2;
+	}
+	cfg->topics_acl = !strcmp(cfg->broker_acl, "topics");
 	cfg->norigins = st->origins.n;
 	cfg->policy.leeway_s = st->leeway;
 	cfg->ice.nturn = st->turns.n;
@@ -427,6 +436,7 @@ static int wire(struct edge *e)
 		.port = e->cfg.mqtt_port,
 		.client_id = e->bridge_id,
 		.username = e->cfg.service_secret ? e->cfg.mqtt_username : NULL,
+		.lower_ids = e->cfg.topics_acl,
 		.password = e->cfg.service_secret,
 		.keepalive_s = BROKER_KEEPALIVE_S,
 		/* A persistent session: frames published for our sockets while
