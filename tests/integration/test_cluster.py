@@ -43,6 +43,7 @@ pytestmark = pytest.mark.skipif(
 from phone import Phone, User  # noqa: E402  (imports paho, skips without it)
 
 CLUSTER = os.path.join(REPO, "scripts", "cluster")
+RING_TIMEOUT_MS = 8000     # short, for the ringing call across the failover
 CLUSTER_START_WAIT = 240   # two nodes, a join: ejabberdctl started polls every 2 s
 FAILOVER_S = 10            # issue 16: bridge A and rules on node 2 within this
 
@@ -82,7 +83,8 @@ class ClusterStack:
             self.rules = self._spawn("ringmq-rules", [
                 RULES, "--mqtt-host", f"{n1},{n2}", "--mqtt-username", "svc-rules", "--broker-acl", "topics",
                 "--service-secret-file", os.path.join(self.dir, "service_secret"),
-                "--db", self.db, "--client-id", "ringmq-rules", "--log-level", "debug"])
+                "--db", self.db, "--client-id", "ringmq-rules", "--ring-timeout-ms", str(RING_TIMEOUT_MS),
+                "--log-level", "debug"])
             self.port_a, self.port_b = free_port(), free_port()
             self.bridge_a = self._bridge("ringmq-bridge-A", self.port_a, f"{n1},{n2}")
             self.bridge_b = self._bridge("ringmq-bridge-B", self.port_b, f"{n2},{n1}")
@@ -137,6 +139,9 @@ class ClusterStack:
         except Exception as e:   # noqa: BLE001 - teardown reports, never hides the test's failure
             print(f"scripts/cluster stop: {e}")
         return codes
+
+    SANITIZER_MARKS = conftest.Stack.SANITIZER_MARKS
+    sanitizer_reports = conftest.Stack.sanitizer_reports
 
     def logs(self):
         parts = [f"----- {p.name} ({' '.join(p.argv)}) -----\n{p.tail()}" for p in self.procs]
@@ -196,6 +201,10 @@ def _make_cluster(request):
     def fin():
         conftest._active_stacks.remove(st)
         codes = st.stop()
+        reports = st.sanitizer_reports()
+        if reports:
+            request.session._ringmq_failed = True
+            pytest.fail(f"{st.name}: sanitizer reports in the services' logs:\n{reports}", pytrace=False)
         if getattr(request.session, "_ringmq_failed", False) or os.environ.get("RINGMQ_KEEP_LOGS"):
             print(f"\n{st.name}: exit codes {codes}; logs kept in {st.dir}")
         else:
@@ -397,10 +406,11 @@ def test_upper_case_ids_are_refused_on_a_case_folding_broker(cluster):
 # ---------------------------------------------------------------- failover
 
 def test_node_1_stops_during_an_accepted_call(cluster):
-    """alice (bridge A) and bob (bridge B) in an accepted call; node 1,
-    which holds bridge A and rules, stops: both reconnect to node 2 within
-    FAILOVER_S, ICE sent meanwhile is delivered or answered unavailable,
-    and alice can still hang up. Last in this module: node 1 stays down."""
+    """alice (bridge A) and bob (bridge B) in an accepted call, carol (A)
+    ringing dave (B); node 1, which holds bridge A and rules, stops: both
+    reconnect to node 2 within FAILOVER_S, ICE sent meanwhile is delivered
+    or answered unavailable, alice can still hang up, and the ringing call's
+    time-out fires once. Last in this module: node 1 stays down."""
     alice = test_core.Party(cluster, unique("u0alice"))
     bob = test_core.Party(cluster, unique("u1bob"))
     conv = cluster.conversation([alice.id, bob.id])
@@ -413,6 +423,13 @@ def test_node_1_stops_during_an_accepted_call(cluster):
     a.expect("call.answer", skip=("call.accepted",))
     b.expect("call.accepted")
     test_core.assert_status(cluster, alice, cid, "accepted")
+    carol = test_core.Party(cluster, unique("u0carol"))
+    dave = test_core.Party(cluster, unique("u1dave"))
+    conv2 = cluster.conversation([carol.id, dave.id])
+    c = cluster.connect_notify(carol.id)
+    d = cluster.connect_notify(dave.id)
+    ringing = test_core.initiate(cluster, carol, dave, conv2)
+    d.expect("call.incoming")
 
     node2 = f"broker 127.0.0.1:{cluster.node_ports[1]} connected"
     before = {p.name: cluster.log_of(p).count(node2) for p in (cluster.rules, cluster.bridge_a)}
@@ -446,3 +463,11 @@ def test_node_1_stops_during_an_accepted_call(cluster):
     test_core.check_end(b.expect("call.end", skip=("call.ice_candidate",)), cid, "hangup", alice.id)
     test_core.check_end(a.expect("call.end", skip=("call.accepted", "error")), cid, "hangup", alice.id)
     test_core.assert_status(cluster, bob, cid, "ended", "hangup", alice.id)
+
+    # The ringing call: missed once, when its time-out comes (not before, not twice).
+    rid = ringing["call_id"]
+    for ws in (c, d):
+        test_core.check_end(ws.expect("call.end", timeout=RING_TIMEOUT_MS / 1000 + 5), rid, "missed", None)
+    test_core.assert_status(cluster, carol, rid, "missed", "missed")
+    for ws in (c, d):
+        ws.expect_nothing(1.0)
