@@ -11,7 +11,7 @@ TEST_PKGS=(python3 python3-pytest python3-websocket python3-websockets
 	chromium chromium-driver python3-selenium
 	python3-django python3-djangorestframework python3-djangorestframework-simplejwt
 	python3-jwt python3-cryptography openssl python3-venv
-	python3-prometheus-client systemd coturn prometheus nginx)
+	python3-prometheus-client systemd coturn prometheus nginx ejabberd)
 # scripts/run: curl for its HTTP calls, python3-websockets for the example.
 RUN_PKGS=(curl python3 python3-websockets)
 
@@ -34,4 +34,18 @@ install_missing() {
 	export DEBIAN_FRONTEND=noninteractive
 	"${sudo[@]}" apt-get update -q
 	"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+	case " ${missing[*]} " in
+	*" ejabberd "*) ejabberd_service_off ;;
+	esac
+}
+
+# The ejabberd package starts its own service (and an epmd on every
+# interface); tests start nodes of their own (scripts/cluster): stop it.
+ejabberd_service_off() {
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		sudo=(sudo)
+	fi
+	"${sudo[@]}" systemctl disable --now ejabberd >/dev/null 2>&1 || "${sudo[@]}" service ejabberd stop || true
+	"${sudo[@]}" su -s /bin/sh -c 'epmd -kill' ejabberd >/dev/null 2>&1 || true
 }

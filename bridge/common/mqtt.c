@@ -18,9 +18,12 @@ struct mqtt_link {
 	struct mosquitto *mosq;
 	struct mqtt_cbs cbs;
 	void *user;
-	char *host, *client_id, *username, *password, *will_topic, *will_payload;
-	int port, keepalive_s;
-	bool persistent;
+	char *client_id, *username, *password, *will_topic, *will_payload;
+	char *hosts[MQTT_HOSTS_MAX]; /* the brokers of cfg->host, tried in turn */
+	int ports[MQTT_HOSTS_MAX];
+	int nhosts, cur;             /* cur: the one of this (or the next) attempt */
+	int keepalive_s;
+	bool persistent, lower_ids;
 	bool tls;           /* cfg->tls.on */
 	uint32_t session_expiry_s;
 	bool up;            /* CONNACK accepted, not lost since */
@@ -36,6 +39,50 @@ struct mqtt_link {
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
+}
+
+#define HOST(l) ((l)->hosts[(l)->cur])
+#define PORT(l) ((l)->ports[(l)->cur])
+
+/* "a:1883,b,c:1884" into l->hosts / l->ports (an entry without ":port", or
+ * an IPv6 literal, takes default_port). 0, or -1 (logged). */
+static int hosts_parse(struct mqtt_link *l, const char *list, int default_port)
+{
+	const char *p = list;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		size_t n = strcspn(p, ",");
+		while (n && p[n - 1] == ' ')
+			n--;
+		if (n == 0 || l->nhosts == MQTT_HOSTS_MAX)
+			goto bad;
+		char *h = strndup(p, n);
+		if (!h)
+			goto bad;
+		int port = default_port;
+		char *colon = strchr(h, ':');
+		if (colon && !strchr(colon + 1, ':')) {
+			char *end;
+			long v = strtol(colon + 1, &end, 10);
+			if (colon == h || *end || end == colon + 1 || v < 1 || v > 65535) {
+				free(h);
+				goto bad;
+			}
+			*colon = '\0';
+			port = (int)v;
+		}
+		l->hosts[l->nhosts] = h;
+		l->ports[l->nhosts++] = port;
+		p += strcspn(p, ",");
+		if (!*p)
+			return 0;
+		p++;
+	}
+bad:
+	log_error("%s: broker list \"%s\": want host[:port][,host[:port]...], at most %d", __func__, list,
+		  MQTT_HOSTS_MAX);
+	return -1;
 }
 
 /* What a libmosquitto result means; err is errno right after the call.
@@ -100,8 +147,14 @@ static void link_failed(struct mqtt_link *l, int reason, const char *what)
 	l->up = false;
 	int delay = backoff_next(l);
 	l->retry_at = clock_mono_ms() + delay;
-	log_warn("broker %s:%d %s (%s); retrying in %d ms", l->host, l->port, was_up ? "connection lost" : "connect failed",
-		 what, delay);
+	int failed = l->cur;
+	if (l->nhosts > 1)
+		l->cur = (l->cur + 1) % l->nhosts;
+	char next[300] = "";
+	if (l->nhosts > 1)
+		snprintf(next, sizeof(next), " at %s:%d", HOST(l), PORT(l));
+	log_warn("broker %s:%d %s (%s); retrying in %d ms%s", l->hosts[failed], l->ports[failed],
+		 was_up ? "connection lost" : "connect failed", what, delay, next);
 	l->why[0] = '\0';
 	if (had_socket && l->cbs.on_down)
 		l->cbs.on_down(l->user, was_up, reason);
@@ -117,7 +170,7 @@ static void cb_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 	}
 	l->up = true;
 	l->backoff_ms = MQTT_RETRY_MIN_MS;
-	log_info("broker %s:%d connected%s", l->host, l->port, (flags & 1) ? " (session present)" : "");
+	log_info("broker %s:%d connected%s", HOST(l), PORT(l), (flags & 1) ? " (session present)" : "");
 	if (l->cbs.on_up)
 		l->cbs.on_up(l->user, (flags & 1) != 0);
 }
@@ -159,7 +212,7 @@ static int keep_connect_props(struct mqtt_link *l)
 	mosquitto_property *props = NULL;
 	int rc = mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, l->session_expiry_s);
 	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_connect_bind_v5(l->mosq, NULL, l->port, l->keepalive_s, NULL, props);
+		rc = mosquitto_connect_bind_v5(l->mosq, NULL, PORT(l), l->keepalive_s, NULL, props);
 	mosquitto_property_free_all(&props);
 	return rc == MOSQ_ERR_INVAL ? 0 : -1;
 }
@@ -176,8 +229,10 @@ struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cb
 		return NULL;
 	l->cbs = *cbs;
 	l->user = user;
-	l->host = strdup(cfg->host ? cfg->host : "127.0.0.1");
-	l->port = cfg->port ? cfg->port : 1883;
+	if (hosts_parse(l, cfg->host ? cfg->host : "127.0.0.1", cfg->port ? cfg->port : 1883) != 0) {
+		mqtt_link_free(l);
+		return NULL;
+	}
 	l->keepalive_s = cfg->keepalive_s ? cfg->keepalive_s : 30;
 	l->client_id = dup_or_null(cfg->client_id);
 	l->username = dup_or_null(cfg->username);
@@ -186,10 +241,11 @@ struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cb
 	l->will_payload = dup_or_null(cfg->will_payload);
 	l->persistent = cfg->persistent;
 	l->tls = cfg->tls.on;
+	l->lower_ids = cfg->lower_ids;
 	l->session_expiry_s = cfg->session_expiry_s;
 	l->backoff_ms = MQTT_RETRY_MIN_MS;
 	l->mosq = mosquitto_new(l->client_id, !l->persistent, l);
-	if (!l->host || !l->mosq)
+	if (!l->mosq)
 		goto fail;
 	mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	mosquitto_int_option(l->mosq, MOSQ_OPT_TCP_NODELAY, 1);
@@ -224,7 +280,8 @@ void mqtt_link_free(struct mqtt_link *l)
 			mqtt_link_disconnect(l);
 		mosquitto_destroy(l->mosq);
 	}
-	free(l->host);
+	for (int i = 0; i < l->nhosts; i++)
+		free(l->hosts[i]);
 	free(l->client_id);
 	free(l->username);
 	free(l->password);
@@ -237,12 +294,12 @@ int mqtt_link_connect(struct mqtt_link *l)
 {
 	if (l->sock_open)
 		return 0;
-	log_debug("connecting to broker %s:%d", l->host, l->port);
+	log_debug("connecting to broker %s:%d", HOST(l), PORT(l));
 	l->why[0] = '\0';
 	l->lib_err[0] = '\0';
 	/* EINPROGRESS is success: the CONNECT waits in the queue (and the
 	 * connect properties of keep_connect_props go with it). */
-	int rc = mosquitto_connect_bind_async(l->mosq, l->host, l->port, l->keepalive_s, NULL);
+	int rc = mosquitto_connect_bind_async(l->mosq, HOST(l), PORT(l), l->keepalive_s, NULL);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		link_failed(l, rc, describe(l, rc, errno));
 		return -1;
@@ -424,6 +481,14 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
 		return -1;
 	if (len > 256u * 1024 * 1024)
 		return -1;
+	if (l->lower_ids && !strncmp(topic, "users/", 6)) {
+		for (const char *c = topic + 6; *c && *c != '/'; c++)
+			if (*c >= 'A' && *c <= 'Z') {
+				log_warn("%s: %s: a user id with upper case (this broker folds case): not sent", __func__,
+					 topic);
+				return -1;
+			}
+	}
 	mosquitto_property *props = NULL;
 	int rc = MOSQ_ERR_SUCCESS;
 	if (opt->expiry_s)

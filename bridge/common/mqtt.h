@@ -29,9 +29,14 @@
 #define MQTT_RETRY_JITTER_PCT 25      /* each delay is the step +- this much */
 #define MQTT_CONNECT_TIMEOUT_MS 5000  /* TCP connect (+ TLS handshake) + CONNACK, checked by mqtt_link_on_tick */
 #define MQTT_TLS_HELD_READS 8192      /* reads of what TLS holds, per readable event (a 16 KiB record of 2-byte packets) */
+#define MQTT_HOSTS_MAX 8              /* brokers in one cfg->host list */
 
 struct mqtt_cfg {
-	const char *host;        /* default 127.0.0.1 */
+	/* default 127.0.0.1; or a list "a:1883,b:1883" (at most MQTT_HOSTS_MAX,
+	 * an entry without ":port" takes port): each attempt goes to the next
+	 * broker of the list after a failure (of an attempt or of a connection
+	 * that was up), with the same back-off; the first attempt to the first. */
+	const char *host;
 	int port;                /* default 1883 */
 	const char *client_id;   /* NULL: the broker picks one */
 	const char *username;    /* may be NULL */
@@ -39,6 +44,10 @@ struct mqtt_cfg {
 	bool persistent;         /* clean start off, session kept session_expiry_s */
 	uint32_t session_expiry_s;
 	int keepalive_s;         /* default 30 */
+	/* Publishes to users/<id>/... whose <id> has upper case are refused
+	 * (logged): for a broker that folds user names to lower case in its
+	 * topic rules (docs/scaling.md, "Ids and case"). */
+	bool lower_ids;
 	const char *will_topic;  /* may be NULL */
 	const char *will_payload;
 	struct mqtt_tls tls;     /* tls.on: TLS as mqtt_tls.h says (checked first with mqtt_tls_check) */

@@ -21,6 +21,7 @@ static const struct shape shapes[TOPICS_KIND_COUNT] = {
 	[TOPICS_PRESENCE] = {"svc/presence/", "", "svc/presence/#"},
 	[TOPICS_MEMBERS] = {"chats/", "/members", "chats/+/members"},
 	[TOPICS_REVOCATION] = {"svc/revocations/", "", "svc/revocations/+"},
+	[TOPICS_SVC_OUTBOX] = {"svc/in/users/", "", "svc/in/users/+"},
 };
 
 int topics_build(enum topics_kind kind, const char *id, char *out, size_t size)

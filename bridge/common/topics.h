@@ -12,6 +12,8 @@
  *   svc/bridges/<bid>/replies   rules' replies to one bridge
  *   svc/presence/<source>       presence events (a bridge id, or "mqtt")
  *   svc/revocations/<uid>       rules -> bridges, plugin: a user's revocation (retained)
+ *   svc/in/users/<uid>          a bridge's notification-socket frames on a broker
+ *                               without ringmq's plugin (--broker-acl topics)
  *
  * Pure functions, no allocation. */
 #ifndef RINGMQ_TOPICS_H
@@ -42,6 +44,7 @@ enum topics_kind {
 	TOPICS_PRESENCE,
 	TOPICS_MEMBERS,
 	TOPICS_REVOCATION,
+	TOPICS_SVC_OUTBOX,
 	TOPICS_KIND_COUNT,
 };
 

@@ -58,9 +58,12 @@
 struct edge_cfg {
 	const char *listen;
 	int port;
-	const char *mqtt_host;
+	const char *mqtt_host;     /* a list: "a:1883,b:1883" (common/mqtt.h) */
 	int mqtt_port;
 	struct mqtt_tls mqtt_tls;    /* TLS of the broker link (common/mqtt_tls.h) */
+	const char *mqtt_username; /* the service login (default svc:bridge) */
+	const char *broker_acl;    /* "plugin" (default) or "topics" (docs/scaling.md) */
+	bool topics_acl;           /* broker_acl is "topics" */
 	struct jwt_keyset *keys;     /* the keys user tokens are checked with (SIGHUP re-reads them) */
 	struct jwt_policy policy;    /* token_type, exp/nbf/iat with leeway, aud, iss */
 	char *api_key;
@@ -116,6 +119,12 @@ static inline struct edge *edge_of(struct lws *wsi)
 static inline int edge_token_check(const struct edge *e, const char *tok, size_t len, struct jwt_claims *claims)
 {
 	int rc = jwt_check(tok, len, e->cfg.keys, &e->cfg.policy, clock_now_ms() / 1000, claims);
+	/* --broker-acl topics: the broker folds user names, so an id with upper
+	 * case could read another's topics there (docs/scaling.md). */
+	if (rc == JWT_OK && e->cfg.topics_acl)
+		for (const char *c = claims->user_id; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				return JWT_ENOUSER;
 	return rc == JWT_OK ? revoked_check(e->revoked, claims) : rc;
 }
 

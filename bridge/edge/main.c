@@ -125,6 +125,8 @@ static void settings_init(struct settings *st, struct edge_cfg *cfg)
 		.port = 8080,
 		.mqtt_host = "127.0.0.1",
 		.mqtt_port = 1883,
+		.mqtt_username = "svc:bridge",
+		.broker_acl = "plugin",
 		.request_timeout_ms = 2000,
 		.initiate_per_minute = EDGE_INITIATE_PER_MINUTE,
 		.initiate_burst = EDGE_INITIATE_BURST,
@@ -152,9 +154,16 @@ static void settings_init(struct settings *st, struct edge_cfg *cfg)
 		CONFIG_OPTIONS(&st->config, &st->check, "[bridge]"),
 		{"listen", OPTIONS_STR, &cfg->listen, 0, 0, "ADDR", "listen address (default 127.0.0.1)"},
 		{"port", OPTIONS_INT, &cfg->port, 0, 65535, "N", "HTTP/WebSocket port (default 8080)"},
-		{"mqtt-host", OPTIONS_STR, &cfg->mqtt_host, 0, 0, "H", "broker host (default 127.0.0.1)"},
+		{"mqtt-host", OPTIONS_STR, &cfg->mqtt_host, 0, 0, "H[,H...]",
+		 "broker host, or a list host:port,host:port (connects to the\n"
+		 "first that answers, fails over to the next; default 127.0.0.1)"},
 		{"mqtt-port", OPTIONS_INT, &cfg->mqtt_port, 1, 65535, "N", "broker port (default 1883)"},
 		MQTT_TLS_OPTIONS(cfg->mqtt_tls),
+		{"mqtt-username", OPTIONS_STR, &cfg->mqtt_username, 0, 0, "NAME",
+		 "broker login name with --service-secret-file (default svc:bridge)"},
+		{"broker-acl", OPTIONS_STR, &cfg->broker_acl, 0, 0, "plugin|topics",
+		 "plugin: mosquitto with ringmq_auth.so (default); topics: a broker\n"
+		 "with per-user topic rules only (lower-case ids, frames on svc/in/)"},
 		{"jwt-secret-file", OPTIONS_LIST | OPTIONS_LIVE, &st->secrets, 0, 0, "F",
 		 "HS256 key for user tokens, kid = F's name without extension\n"
 		 "(repeatable; none and no --jwt-public-key-file: $RINGMQ_JWT_SECRET)"},
@@ -170,7 +179,7 @@ static void settings_init(struct settings *st, struct edge_cfg *cfg)
 		{"api-key-file", OPTIONS_STR, &st->api_file, 0, 0, "F",
 		 "server API key (else $RINGMQ_API_KEY; none: /api/ answers 401)"},
 		{"service-secret-file", OPTIONS_STR, &st->svc_file, 0, 0, "F",
-		 "broker login as svc:bridge (else $RINGMQ_SERVICE_SECRET; none: anonymous)"},
+		 "broker login as --mqtt-username (else $RINGMQ_SERVICE_SECRET;\nnone: anonymous)"},
 		{"web-root", OPTIONS_STR, &cfg->web_root, 0, 0, "DIR", "serve the demo page from DIR at /"},
 		{"allow-origin", OPTIONS_LIST | OPTIONS_LIVE, &st->origins, 0, 0, "ORIGIN",
 		 "allow this Origin for WebSockets and CORS (repeatable; \"*\" = any;\n"
@@ -235,6 +244,11 @@ static int settings_read(struct settings *st, struct edge_cfg *cfg, struct confi
 		snprintf(err, cap, "ping-interval-s must be below idle-timeout-s");
 		return 2;
 	}
+	if (strcmp(cfg->broker_acl, "plugin") && strcmp(cfg->broker_acl, "topics")) {
+		snprintf(err, cap, "broker-acl takes plugin or topics, not \"%s\"", cfg->broker_acl);
+		return 2;
+	}
+	cfg->topics_acl = !strcmp(cfg->broker_acl, "topics");
 	cfg->norigins = st->origins.n;
 	cfg->policy.leeway_s = st->leeway;
 	cfg->ice.nturn = st->turns.n;
@@ -423,7 +437,8 @@ static int wire(struct edge *e)
 		.host = e->cfg.mqtt_host,
 		.port = e->cfg.mqtt_port,
 		.client_id = e->bridge_id,
-		.username = e->cfg.service_secret ? "svc:bridge" : NULL,
+		.username = e->cfg.service_secret ? e->cfg.mqtt_username : NULL,
+		.lower_ids = e->cfg.topics_acl,
 		.password = e->cfg.service_secret,
 		.keepalive_s = BROKER_KEEPALIVE_S,
 		/* A persistent session: frames published for our sockets while

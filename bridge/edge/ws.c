@@ -663,8 +663,9 @@ static void handle_frame(struct edge *e, struct ws_conn *c, const char *buf, siz
 		char topic[TOPICS_MAX], corr[EDGE_DEVICE_LEN + 3];
 		if (c->kind == WS_CHAT)
 			topics_build(TOPICS_CHAT_IN, c->conv_id, topic, sizeof(topic));
-		else
-			topics_build(TOPICS_USER_OUTBOX, c->user_id, topic, sizeof(topic));
+		else /* a topic only services may write, on a broker without our plugin */
+			topics_build(e->cfg.topics_acl ? TOPICS_SVC_OUTBOX : TOPICS_USER_OUTBOX, c->user_id, topic,
+				     sizeof(topic));
 		snprintf(corr, sizeof(corr), "d:%s", c->device_id);
 		const char *props[] = {"sender_id", c->user_id, "sender_username", c->username,
 				       "from_device", c->device_id, NULL};

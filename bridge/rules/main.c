@@ -37,6 +37,7 @@
 #include "metrics.h"
 #include "mqtt.h"
 #include "options.h"
+#include "phones.h"
 #include "presence.h"
 #include "replay.h"
 #include "requests.h"
@@ -73,6 +74,9 @@ struct rules {
 	int64_t last_msg;        /* monotonic ms of the last message in */
 	struct webhooks *hooks;  /* NULL without --webhook-url */
 	struct health health;    /* ping's store check (health.h) */
+	bool topics_acl;         /* --broker-acl topics: a broker without our plugin (docs/scaling.md) */
+	struct phones *phones;   /* with topics_acl: the phones' leases (phones.h) */
+	int64_t phones_at;       /* monotonic ms of the next lease sweep */
 };
 
 static volatile sig_atomic_t stopping;
@@ -219,6 +223,44 @@ static void replay_to_phones(struct rules *r, const char *uid)
 		log_info("replayed %d frame(s) of ringing calls to the MQTT devices of %s", n, uid);
 }
 
+/* A presence event of source mqtt for uid, as the plugin would send it. */
+static void phone_presence(struct rules *r, const char *uid, bool online)
+{
+	char ev[IDS_MAX + 48];
+	int n = snprintf(ev, sizeof(ev), "{\"user_id\":\"%s\",\"online\":%s}", uid, online ? "true" : "false");
+	presence_handle(r->st, TOPICS_PRESENCE_MQTT, ev, (size_t)n, clock_now_ms(), NULL);
+	log_info("MQTT devices of %s: %s (outbox lease)", uid, online ? "online" : "offline");
+}
+
+static void phone_gone(const char *uid, void *arg)
+{
+	phone_presence(arg, uid, false);
+}
+
+/* --broker-acl topics: a frame on users/<uid>/outbox came from a session of
+ * uid (the broker's topic rule is the only proof): nothing it set in its
+ * properties is believed (sender_username = the id, from_device = the
+ * frame's device_id, answers on the user's own topic), and it renews the
+ * user's lease: a first one is the user's MQTT presence and its replay. */
+static void on_phone_frame(struct rules *r, const struct mosquitto_message *msg, const char *uid)
+{
+	for (const char *c = uid; *c; c++)
+		if (*c >= 'A' && *c <= 'Z') {
+			log_warn("%s: %s: a user id with upper case on a case-folding broker: dropped", __func__, msg->topic);
+			return;
+		}
+	if (msg->retain) {
+		log_warn("%s: %s: a retained frame: dropped", __func__, msg->topic);
+		return;
+	}
+	int step = phones_seen(r->phones, uid, clock_mono_ms());
+	if (step == 1)
+		phone_presence(r, uid, true);
+	on_client_frame(r, msg, NULL, uid, NULL);
+	if (step == 1)
+		replay_to_phones(r, uid);
+}
+
 static void on_message(void *user, const struct mosquitto_message *msg, const mosquitto_property *props)
 {
 	struct rules *r = user;
@@ -227,7 +269,14 @@ static void on_message(void *user, const struct mosquitto_message *msg, const mo
 	log_debug("<- %s (%d bytes)", msg->topic, msg->payloadlen);
 	switch (topics_parse(msg->topic, id)) {
 	case TOPICS_USER_OUTBOX:
-		on_client_frame(r, msg, props, id, NULL);
+		if (r->topics_acl)
+			on_phone_frame(r, msg, id);
+		else
+			on_client_frame(r, msg, props, id, NULL);
+		break;
+	case TOPICS_SVC_OUTBOX: /* a bridge's, for a notification socket: its properties hold */
+		if (r->topics_acl)
+			on_client_frame(r, msg, props, id, NULL);
 		break;
 	case TOPICS_CHAT_IN:
 		on_client_frame(r, msg, props, NULL, id);
@@ -275,6 +324,8 @@ static void on_up(void *user, bool session_present)
 	for (size_t i = 0; i < sizeof(subscriptions) / sizeof(subscriptions[0]); i++)
 		if (mqtt_link_subscribe(r->link, topics_filter(subscriptions[i]), 1, NULL) < 0)
 			log_error("%s: cannot subscribe to %s", __func__, topics_filter(subscriptions[i]));
+	if (r->topics_acl && mqtt_link_subscribe(r->link, topics_filter(TOPICS_SVC_OUTBOX), 1, NULL) < 0)
+		log_error("%s: cannot subscribe to %s", __func__, topics_filter(TOPICS_SVC_OUTBOX));
 	/* After the SUBSCRIBEs on the same connection: the snapshots the
 	 * bridges send in answer reach us. */
 	if (mqtt_link_publish(r->link, TOPICS_RULES_HELLO, "{}", 2, NULL) < 0)
@@ -370,10 +421,10 @@ static const char about[] =
 
 /* One reading of the command line and the config file. */
 struct settings {
-	const char *host, *db, *client_id, *secret_file, *config, *hook_url, *hook_secret_file;
+	const char *host, *username, *broker_acl, *db, *client_id, *secret_file, *config, *hook_url, *hook_secret_file;
 	size_t hook_max;
 	struct mqtt_tls tls;
-	long port, ring_ms, grace_ms, max_call_ms;
+	long port, ring_ms, grace_ms, max_call_ms, phone_lease_s;
 	int level, format;
 	bool check;
 	struct options_spec spec[RULES_SPEC_MAX];
@@ -383,7 +434,8 @@ struct settings {
 static void settings_init(struct settings *st)
 {
 	*st = (struct settings){
-		.host = "127.0.0.1", .db = "ringmq.db", .client_id = "ringmq-rules", .port = 1883, .ring_ms = 45000,
+		.host = "127.0.0.1", .username = RULES_USERNAME, .broker_acl = "plugin", .db = "ringmq.db", .client_id = "ringmq-rules",
+		.port = 1883, .ring_ms = 45000, .phone_lease_s = PHONES_LEASE_DEFAULT_MS / 1000,
 		.grace_ms = RULES_GRACE_DEFAULT_MS, .max_call_ms = RULES_MAX_CALL_DEFAULT_MS, .level = LOG_LEVEL_INFO,
 		.hook_max = WEBHOOKS_OUTBOX_DEFAULT,
 	};
@@ -392,11 +444,21 @@ static void settings_init(struct settings *st)
 		st->level = log_level_parse(env_level);
 	const struct options_spec spec[] = {
 		CONFIG_OPTIONS(&st->config, &st->check, "[rules]"),
-		{"mqtt-host", OPTIONS_STR, &st->host, 0, 0, "H", "broker host (default 127.0.0.1)"},
+		{"mqtt-host", OPTIONS_STR, &st->host, 0, 0, "H[,H...]",
+		 "broker host, or a list host:port,host:port (connects to the\n"
+		 "first that answers, fails over to the next; default 127.0.0.1)"},
 		{"mqtt-port", OPTIONS_LONG, &st->port, 1, 65535, "N", "broker port (default 1883)"},
 		MQTT_TLS_OPTIONS(st->tls),
+		{"mqtt-username", OPTIONS_STR, &st->username, 0, 0, "NAME",
+		 "broker login name with --service-secret-file (default svc:rules)"},
+		{"broker-acl", OPTIONS_STR, &st->broker_acl, 0, 0, "plugin|topics",
+		 "plugin: mosquitto with ringmq_auth.so (default); topics: a broker\n"
+		 "with per-user topic rules only (docs/scaling.md)"},
+		{"phone-lease-s", OPTIONS_LONG, &st->phone_lease_s, 1, 3600, "N",
+		 "with --broker-acl topics: a phone counts as online for N s after\n"
+		 "each frame on its outbox (default 60)"},
 		{"service-secret-file", OPTIONS_STR, &st->secret_file, 0, 0, "F",
-		 "broker login as svc:rules with the secret in F\n(default $RINGMQ_SERVICE_SECRET; none: anonymous)"},
+		 "broker login as --mqtt-username with the secret in F\n(default $RINGMQ_SERVICE_SECRET; none: anonymous)"},
 		{"db", OPTIONS_STR, &st->db, 0, 0, "PATH", "SQLite file, created if missing (default ringmq.db)"},
 		{"ring-timeout-ms", OPTIONS_LONG | OPTIONS_LIVE, &st->ring_ms, 1, 24L * 3600 * 1000, "N",
 		 "a ringing call becomes missed after N ms (default 45000)"},
@@ -506,6 +568,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (strcmp(st.broker_acl, "plugin") && strcmp(st.broker_acl, "topics")) {
+		fprintf(stderr, "ringmq-rules: --broker-acl takes plugin or topics, not \"%s\"\n", st.broker_acl);
+		config_free(cf);
+		return 2;
+	}
 	if (hook_url && !webhooks_url_ok(hook_url)) {
 		fprintf(stderr, "ringmq-rules: --webhook-url takes an http:// or https:// URL\n");
 		return 2;
@@ -539,6 +606,9 @@ int main(int argc, char **argv)
 			  .lim = {.presence_grace_ms = grace_ms, .max_call_ms = max_call_ms}};
 	int status = 1;
 	timers_next_init(&r.next);
+	r.topics_acl = !strcmp(st.broker_acl, "topics");
+	if (r.topics_acl && !(r.phones = phones_new(st.phone_lease_s * 1000)))
+		goto out;
 	health_init(&r.health);
 	r.cfg.health = &r.health;
 	if (store_open(db, &r.st) != STORE_OK)
@@ -551,7 +621,8 @@ int main(int argc, char **argv)
 		.host = host,
 		.port = (int)port,
 		.client_id = client_id,
-		.username = secret ? RULES_USERNAME : NULL,
+		.username = secret ? st.username : NULL,
+		.lower_ids = r.topics_acl,
 		.password = secret,
 		.persistent = true,
 		.session_expiry_s = RULES_SESSION_EXPIRY_S,
@@ -572,7 +643,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	log_info("ringmq-rules: db %s, broker %s:%ld%s as %s, ring time-out %ld ms, presence grace %ld ms, "
-		 "longest call %ld ms", db, host, port, tls.on ? " over TLS" : "", secret ? RULES_USERNAME : "anonymous", ring_ms, grace_ms,
+		 "longest call %ld ms", db, host, port, tls.on ? " over TLS" : "", secret ? st.username : "anonymous",
+		 ring_ms, grace_ms,
 		 max_call_ms);
 	while (!stopping) {
 		if (reload_due) {
@@ -580,6 +652,10 @@ int main(int argc, char **argv)
 			reload(&r, &st, cf, argc, argv);
 		}
 		int wait = RULES_TICK_MS;
+		if (r.phones && clock_mono_ms() >= r.phones_at) {
+			phones_expire(r.phones, clock_mono_ms(), phone_gone, &r);
+			r.phones_at = clock_mono_ms() + 1000;
+		}
 		if (mqtt_link_is_up(r.link) && run_timers(&r) == 0)
 			wait = timers_next_wait_ms(&r.next, clock_now_ms(), r.watch_from, RULES_TICK_MS);
 		checkpoint_when_idle(&r, &wait);
@@ -599,6 +675,7 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	mqtt_link_free(r.link);
+	phones_free(r.phones);
 	webhooks_free(r.hooks);
 	store_close(r.st);
 	free(secret);

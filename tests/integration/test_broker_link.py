@@ -260,3 +260,21 @@ def test_http_answers_while_the_broker_drops_syns(parts, syn_dropping_port):
         assert gave_up[0] - attempts[0] <= GIVE_UP_S, (
             f"{proc.name}: the first attempt was given up after {gave_up[0] - attempts[0]:.1f} s\n{p.logs()}")
         assert any(t >= gave_up[0] for t in attempts[1:]), f"{proc.name}: no attempt after the time-out\n{p.logs()}"
+
+
+def test_a_host_list_skips_a_broker_that_is_down(request):
+    """--mqtt-host a,b (issue 16): the first broker of the list is down
+    (a closed port), so both programs connect to the second; the stack's
+    /healthz (bridge -> rules -> bridge over the broker) answers 200."""
+    from conftest import _make_stack
+    dead = free_port()
+    # Stack puts its own --mqtt-host first; the later one wins.
+    st = _make_stack(request, name="host-list stack",
+                     rules_args=["--mqtt-host", f"127.0.0.1:{dead}, 127.0.0.1"],
+                     bridge_args=["--mqtt-host", f"127.0.0.1:{dead},127.0.0.1"])
+    for p in (st.rules, st.bridge):
+        with open(p.log_path) as f:
+            text = f.read()
+        assert f"broker 127.0.0.1:{dead} connect failed" in text, p.tail()
+        assert "retrying in" in text and f"at 127.0.0.1:{st.mqtt_port}" in text, p.tail()
+        assert f"broker 127.0.0.1:{st.mqtt_port} connected" in text, p.tail()
