@@ -389,7 +389,7 @@ static void settings_init(struct settings *st)
 		{"mqtt-port", OPTIONS_LONG, &st->port, 1, 65535, "N", "broker port (default 1883)"},
 		{"service-secret-file", OPTIONS_STR, &st->secret_file, 0, 0, "F",
 		 "broker login as svc:rules with the secret in F\n(default $RINGMQ_SERVICE_SECRET; none: anonymous)"},
-		{"db", OPTIONS_STR, &st->db, 0, 0, "PATH", "SQLite file, created if missing (default ringmq.db)"},
+		{"db", OPTIONS_STR, &st->db, 0, 0, "PATH", "SQLite file, created if missing (default ringmq.db), or a postgresql:// conninfo"},
 		{"ring-timeout-ms", OPTIONS_LONG | OPTIONS_LIVE, &st->ring_ms, 1, 24L * 3600 * 1000, "N",
 		 "a ringing call becomes missed after N ms (default 45000)"},
 		{"presence-grace-ms", OPTIONS_LONG | OPTIONS_LIVE, &st->grace_ms, 0, 24L * 3600 * 1000, "N",

@@ -1,4 +1,7 @@
-/* store: everything rules keeps, in one SQLite database it alone opens.
+/* store: everything rules keeps, in one database: an SQLite file it alone
+ * opens (the embedded default), or PostgreSQL (store_open on a
+ * postgresql:// conninfo; store_pg.c) that other hosts reach too. The
+ * contract below holds for both; where they differ it says so.
  * Tables: conversations and members (written by the server API through the
  * bridge), revocations (user id -> before, revoked.h), calls (the records of calls.h; times in ms since the epoch),
  * ring_frames (the copies a device coming online while a call rings is
@@ -26,7 +29,7 @@
 
 enum store_err {
 	STORE_OK = 0,
-	STORE_EDB = -1,       /* SQLite failed (logged once, with the statement) */
+	STORE_EDB = -1,       /* the database failed (logged once, with the statement) */
 	STORE_ENOTFOUND = -2, /* no such row */
 	STORE_EEXISTS = -3,   /* a row with that key is already there */
 };
@@ -34,8 +37,11 @@ enum store_err {
 struct store;
 
 /* Opens (creating when missing) the database at path; ":memory:" works for
- * tests. Creates the schema, sets WAL and prepares the statements. Returns
- * STORE_OK and *out (release with store_close), or STORE_EDB. */
+ * tests. A path starting postgresql:// or postgres:// is a libpq conninfo
+ * of an existing PostgreSQL database instead. Applies the schema
+ * migrations not yet applied (table schema_version), sets WAL (SQLite)
+ * and prepares the statements. Returns STORE_OK and *out (release with
+ * store_close), or STORE_EDB. */
 int store_open(const char *path, struct store **out);
 /* Finalizes the statements and closes the database. NULL-safe. */
 void store_close(struct store *st);
@@ -111,7 +117,8 @@ int store_calls_presence_sync(struct store *st, const char *uid, int64_t now_ms,
  * back) may go unreported: a timer that fires early finds nothing due. */
 void store_take_changes(struct store *st, int64_t *ring_added, bool *watch_changed);
 
-/* The WAL. SQLite's automatic checkpoint is off (it ran inside a commit,
+/* The WAL (SQLite; on PostgreSQL pages are 0 and a checkpoint does
+ * nothing). SQLite's automatic checkpoint is off (it ran inside a commit,
  * on the only thread: three fdatasyncs of ~10 ms each every ~1000 pages);
  * the loop checkpoints when it is idle, or when the WAL has grown too big,
  * through these two. */
@@ -123,7 +130,8 @@ int store_wal_pages(const struct store *st);
  * commit) or STORE_EDB (logged). */
 int store_checkpoint(struct store *st);
 
-/* Presence (TEMP table: gone when the process ends). */
+/* Presence (TEMP table: gone when the process ends, or on PostgreSQL its
+ * database session). */
 /* Marks uid online or offline at source. */
 int store_presence_set(struct store *st, const char *source, const char *uid, bool online);
 /* Replaces everything known of source with the n ids of uids (n may be 0). */
