@@ -12,7 +12,7 @@ TEST_PKGS=(python3 python3-pytest python3-websocket python3-websockets
 	chromium chromium-driver python3-selenium
 	python3-django python3-djangorestframework python3-djangorestframework-simplejwt
 	python3-jwt python3-cryptography openssl python3-venv
-	python3-prometheus-client systemd coturn postgresql-15)
+	python3-prometheus-client systemd coturn postgresql-15 python3-psycopg2)
 # scripts/run: curl for its HTTP calls, python3-websockets for the example.
 RUN_PKGS=(curl python3 python3-websockets)
 

@@ -22,6 +22,11 @@ on free loopback ports, each stack in its own temp state dir.
   (build/...) and plugin_opt_*_secret_file lines (run/...) reach the build
   dir and those files through the rewrite; rules and bridge log in with
   --service-secret-file (no anonymous clients).
+- The rules' store: an SQLite file in the state dir, or with
+  RINGMQ_STORE=postgres a fresh database per stack on one throwaway
+  PostgreSQL of the session (pgserver.py: initdb into a temp dir, a free
+  loopback port, stopped at the session's end); Stack(db=...) names one
+  (a path or a postgresql:// conninfo). Stack.db_rows() reads either.
 - Every start waits for its condition with a bound; teardown sends SIGTERM,
   then SIGKILL after a bounded wait. A failing test gets the logs' tails.
 """
@@ -30,6 +35,7 @@ import pwd
 import re
 import secrets
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -38,6 +44,7 @@ import urllib.request
 
 import pytest
 
+from pgserver import PgServer
 from ringmq_client import REPO, Http, Ws, free_port, mint_token, port_open, stop_process, unique, wait_until
 
 BUILD_DIR = os.path.abspath(os.environ.get("RINGMQ_BUILD_DIR", os.path.join(REPO, "build")))
@@ -51,7 +58,22 @@ START_WAIT = 15.0   # seconds a part may take to come up
 STOP_WAIT = 5.0     # seconds a part may take to exit after SIGTERM
 LOG_TAIL = 120      # lines of each log shown for a failing test
 
+STORE = os.environ.get("RINGMQ_STORE", "sqlite")   # sqlite | postgres: where the stacks' rules keep state
+
 _active_stacks = []
+_pg = []   # the session's PgServer, once one is needed
+
+
+def pg_server():
+    """The session's PostgreSQL (started on first use, stopped at the end)."""
+    if not _pg:
+        _pg.append(PgServer())
+    return _pg[0]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    while _pg:
+        _pg.pop().stop()
 
 
 def rewrite_mosquitto_conf(text, port, state_dir, build_dir):
@@ -100,7 +122,7 @@ class Stack:
     .ws_chat(), .token(), .conversation()."""
 
     def __init__(self, ring_timeout_ms=None, bridge_args=(), rules_args=(), name="stack", broker_conf_extra=(),
-                 config=None):
+                 config=None, db=None):
         for path in (BRIDGE, RULES):
             if not os.access(path, os.X_OK):
                 pytest.fail(f"{path} is not built (set RINGMQ_BUILD_DIR or build first)")
@@ -120,7 +142,9 @@ class Stack:
         self._share_secrets_with_broker()
         self.mqtt_port = free_port()
         self.http_port = free_port()
-        self.db = os.path.join(self.dir, "ringmq.db")
+        if db is None:
+            db = pg_server().new_database() if STORE == "postgres" else os.path.join(self.dir, "ringmq.db")
+        self.db = db
         self.rules_client_id = "ringmq-rules-" + secrets.token_hex(4)   # kept across restarts
         self.ring_timeout_ms = ring_timeout_ms
         self.broker_conf_extra = list(broker_conf_extra)
@@ -145,6 +169,24 @@ class Stack:
         self.ws_base = f"ws://127.0.0.1:{self.http_port}"
         self.http = Http(self.base_url, api_key=self.api_key)
         self._sockets = []
+
+    def db_rows(self, sql, params=()):
+        """The rows of a read-only query on the rules' store ("?" marks a
+        parameter), SQLite file or PostgreSQL alike."""
+        if self.db.startswith(("postgresql://", "postgres://")):
+            import psycopg2
+            con = psycopg2.connect(self.db)
+            try:
+                with con.cursor() as cur:
+                    cur.execute(sql.replace("?", "%s"), params)
+                    return cur.fetchall()
+            finally:
+                con.close()
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=2)
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
 
     # -- parts
     def _share_secrets_with_broker(self):
