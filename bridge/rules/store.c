@@ -520,6 +520,16 @@ void store_close(struct store *st)
 	free(st);
 }
 
+int store_active_try(struct store *st)
+{
+	return st->pg ? store_pg_active_try(st->pg) : 1;
+}
+
+int store_check(struct store *st)
+{
+	return st->pg ? store_pg_check(st->pg) : STORE_OK;
+}
+
 int store_conversation_exists(struct store *st, const char *cid)
 {
 	if (st->pg)

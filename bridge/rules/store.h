@@ -130,6 +130,16 @@ int store_wal_pages(const struct store *st);
  * commit) or STORE_EDB (logged). */
 int store_checkpoint(struct store *st);
 
+/* Who routes (hot standby: two or more rules on one PostgreSQL store). */
+/* 1 when this process may route: on PostgreSQL it holds the store's
+ * session advisory lock (taken here when free, held until its connection
+ * ends); 0 when another rules holds it; STORE_EDB. Always 1 on SQLite. */
+int store_active_try(struct store *st);
+/* STORE_OK while the database answers (PostgreSQL: one round trip);
+ * STORE_EDB once its connection is gone, and with it the lock of
+ * store_active_try: the caller must stop routing. STORE_OK on SQLite. */
+int store_check(struct store *st);
+
 /* Presence (TEMP table: gone when the process ends, or on PostgreSQL its
  * database session). */
 /* Marks uid online or offline at source. */

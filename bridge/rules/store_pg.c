@@ -115,6 +115,7 @@ enum pstmt {
 	P_RING_ICE,
 	P_RING_EACH,
 	P_ACTIVE_TRY,
+	P_PING,
 	P_COUNT
 };
 
@@ -186,6 +187,7 @@ static const char *const pstmt_sql[P_COUNT] = {
 			" WHERE c.receiver_id = $1 AND c.status = 'ringing' AND c.ring_deadline > $2"
 			" ORDER BY c.created_at, c.id, f.seq",
 	[P_ACTIVE_TRY] = "SELECT pg_try_advisory_lock(" STORE_PG_ACTIVE_KEY ")",
+	[P_PING] = "SELECT 1",
 };
 
 struct store_pg {
@@ -474,6 +476,15 @@ int store_pg_active_try(struct store_pg *pg)
 	pg->active = !strcmp(PQgetvalue(r, 0, 0), "t");
 	PQclear(r);
 	return pg->active;
+}
+
+int store_pg_check(struct store_pg *pg)
+{
+	if (store_pg_lost(pg) || cmd(pg, P_PING, NULL, __func__, NULL) != STORE_OK || store_pg_lost(pg)) {
+		log_error("%s: the PostgreSQL connection is gone%s", __func__, pg->active ? ", and the active lock with it" : "");
+		return STORE_EDB;
+	}
+	return STORE_OK;
 }
 
 int store_pg_conversation_exists(struct store_pg *pg, const char *cid)

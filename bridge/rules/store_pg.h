@@ -25,9 +25,11 @@ void store_pg_close(struct store_pg *pg);
 /* True once the connection is gone (the server ended it or the network
  * failed); no statement succeeds from then on. */
 bool store_pg_lost(const struct store_pg *pg);
-/* The advisory lock of the active rules (store_active_try). 1 when this
- * session holds it (now or already), 0 when another one does, STORE_EDB. */
+/* store_active_try: 1 when this session holds the advisory lock (now or
+ * already), 0 when another one does, STORE_EDB. */
 int store_pg_active_try(struct store_pg *pg);
+/* store_check: a round trip; STORE_EDB when the connection is gone. */
+int store_pg_check(struct store_pg *pg);
 
 int store_pg_conversation_put(struct store_pg *pg, const char *cid, const char *const *members, size_t n,
 			      bool *created);

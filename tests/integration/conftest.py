@@ -224,6 +224,15 @@ class Stack:
         self._wait(lambda: port_open("127.0.0.1", self.mqtt_port), self.broker, "mosquitto to listen")
 
     def _start_rules(self, extra):
+        self.rules = self._spawn("ringmq-rules", self._rules_argv(extra))
+
+    def add_rules(self, name, extra=()):
+        """Another ringmq-rules with the first one's arguments (same broker,
+        store and client id: a hot standby on PostgreSQL); its Proc, logging
+        to <state dir>/<name>.log."""
+        return self._spawn(name, self._rules_argv(tuple(self.rules_args) + tuple(extra)))
+
+    def _rules_argv(self, extra):
         argv = [RULES, "--mqtt-host", "127.0.0.1", "--mqtt-port", str(self.mqtt_port),
                 "--service-secret-file", os.path.join(self.dir, "service_secret"),
                 "--db", self.db, "--client-id", self.rules_client_id, "--log-level", "debug"]
@@ -231,7 +240,7 @@ class Stack:
             argv += ["--ring-timeout-ms", str(self.ring_timeout_ms)]
         if self.config_path:
             argv += ["--config", self.config_path]
-        self.rules = self._spawn("ringmq-rules", argv + list(extra))
+        return argv + list(extra)
 
     def _bridge_argv(self, port):
         return [BRIDGE, "--listen", "127.0.0.1", "--port", str(port),

@@ -1,0 +1,128 @@
+"""Issue 17, hot standby: two ringmq-rules on one PostgreSQL store and one
+broker, same client id. Exactly one holds the store's advisory lock and is
+connected; the other waits. When the active one is SIGKILLed while calls
+ring (or its database connection is ended by pg_terminate_backend), the
+standby takes the lock within 5 s, connects with the same client id, gets
+the frames the broker queued meanwhile and routes each once, in order; the
+ringing calls end missed, once, at their deadlines (kept in the store)."""
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import _make_stack, pg_server
+from ringmq_client import expect_quiet, wait_until
+from test_core import CANDIDATE, assert_status, check_end, initiate, parties
+
+RING_MS = 6000        # long enough for the switch to happen while the calls ring
+TAKEOVER_S = 5.0      # the issue's bound: the standby is active within this
+CALLS = 3
+FRAMES = 3            # ICE candidates each caller sends during the switch
+
+
+def log_of(st, name):
+    try:
+        with open(os.path.join(st.dir, name + ".log"), errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def active(st, name):
+    return "active: this ringmq-rules holds the store's lock" in log_of(st, name)
+
+
+def standby(st, name):
+    return "standby: another ringmq-rules holds the store's lock" in log_of(st, name)
+
+
+@pytest.fixture
+def pair(request):
+    """A stack on a fresh PostgreSQL database, its rules active, and a second
+    rules waiting as the standby."""
+    st = _make_stack(request, ring_timeout_ms=RING_MS, name="standby stack", db=pg_server().new_database())
+    wait_until(lambda: active(st, "ringmq-rules"), 5, what="the first rules to be active")
+    other = st.add_rules("ringmq-rules-b")
+    wait_until(lambda: standby(st, "ringmq-rules-b"), 5, what="the second rules to wait as the standby")
+    assert not active(st, "ringmq-rules-b")
+    return st, other
+
+
+def ringing_calls(st):
+    """CALLS calls ringing, each between two fresh users with their sockets:
+    [(caller, caller_sock, receiver, receiver_sock, call_id)]."""
+    out = []
+    for _ in range(CALLS):
+        (a, b), conv = parties(st)
+        a_n, b_n = st.connect_notify(a.id), st.connect_notify(b.id)
+        cid = initiate(st, a, b, conv)["call_id"]
+        b_n.expect("call.incoming")
+        out.append((a, a_n, b, b_n, cid))
+    return out
+
+
+def send_candidates(calls):
+    for _, a_n, _, _, cid in calls:
+        for k in range(FRAMES):
+            a_n.send_json({"type": "call.ice_candidate", "call_id": cid,
+                           "candidate": dict(CANDIDATE, candidate=f"candidate:{k} 1 udp 1 127.0.0.1 {41000 + k} typ host")})
+
+
+def expect_candidates_once_in_order(calls):
+    for _, _, _, b_n, cid in calls:
+        got = [b_n.expect("call.ice_candidate", timeout=TAKEOVER_S + 2) for _ in range(FRAMES)]
+        assert [f["call_id"] for f in got] == [cid] * FRAMES
+        assert [f["candidate"]["candidate"].split()[0] for f in got] == [f"candidate:{k}" for k in range(FRAMES)]
+        assert len({f["msg_id"] for f in got}) == FRAMES
+
+
+def expect_missed_once(st, calls):
+    for a, a_n, b, b_n, cid in calls:
+        check_end(b_n.expect("call.end", timeout=RING_MS / 1000 + 3), cid, "missed", None)
+        check_end(a_n.expect("call.end", timeout=2), cid, "missed", None)
+    expect_quiet(*[s for c in calls for s in (c[1], c[3])], within=1.0)   # no second call.end, no repeat
+    for a, _, _, _, cid in calls:
+        assert_status(st, a, cid, "missed", "missed")
+    rows = st.db_rows("SELECT count(*) FROM calls WHERE status = 'missed' AND id = ANY(?)", ([c[4] for c in calls],))
+    assert rows == [(CALLS,)]
+
+
+def test_sigkill_of_the_active_rules_while_calls_ring(pair):
+    st, other = pair
+    calls = ringing_calls(st)
+    st.rules.p.send_signal(signal.SIGKILL)
+    st.rules.p.wait(5)
+    t0 = time.monotonic()
+    st.procs.remove(st.rules)
+    send_candidates(calls)                      # nobody routes these until the standby is active
+    wait_until(lambda: active(st, "ringmq-rules-b"), TAKEOVER_S, what="the standby to take the lock")
+    took = time.monotonic() - t0
+    assert took < TAKEOVER_S, took
+    expect_candidates_once_in_order(calls)
+    expect_missed_once(st, calls)
+    # The killed one, started again, is the standby now.
+    again = st.add_rules("ringmq-rules-a2")
+    wait_until(lambda: standby(st, "ringmq-rules-a2"), 5, what="the restarted rules to wait as the standby")
+    assert again.alive() and not active(st, "ringmq-rules-a2")
+    print(f"standby active {took:.2f} s after the SIGKILL")
+
+
+def test_database_connection_cut_stops_the_active_rules(pair):
+    st, other = pair
+    calls = ringing_calls(st)
+    # The active rules' session is the one holding the advisory lock.
+    ended = pg_server().psql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                             " AND granted AND database = (SELECT oid FROM pg_database WHERE datname = '"
+                             + st.db.rsplit("/", 1)[1] + "')")
+    assert ended.split() == ["t"], ended
+    t0 = time.monotonic()
+    assert st.rules.p.wait(5) == 3, "the rules that lost its database exits 3 at once"
+    st.procs.remove(st.rules)
+    assert "lost the database: stopping at once" in log_of(st, "ringmq-rules")
+    wait_until(lambda: active(st, "ringmq-rules-b"), TAKEOVER_S, what="the standby to take the lock")
+    took = time.monotonic() - t0
+    send_candidates(calls)
+    expect_candidates_once_in_order(calls)
+    expect_missed_once(st, calls)
+    print(f"standby active {took:.2f} s after the old one exited")
