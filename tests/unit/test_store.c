@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "check.h"
+#include "storefix.h"
 #include "store.h"
 
 static struct calls_call make_call(const char *id, const char *caller, const char *receiver, int64_t created,
@@ -430,24 +430,11 @@ static void test_all(const char *path)
 	store_close(st);
 }
 
-/* Empties the PostgreSQL database of conninfo (a test database). */
-static int pg_reset(const char *conninfo)
-{
-	PGconn *c = PQconnectdb(conninfo);
-	PGresult *r = PQexec(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;");
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok)
-		fprintf(stderr, "test_store: cannot empty %s: %s", conninfo, PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-	return ok;
-}
-
 /* The PostgreSQL store: the same checks, a restart, and a second open
  * that finds the schema at its version. */
 static void test_pg(const char *conninfo)
 {
-	CHECK(pg_reset(conninfo));
+	CHECK(storefix_pg_reset(conninfo));
 	test_all(conninfo);
 	test_restart(conninfo);
 	struct store *st = NULL;
@@ -468,8 +455,8 @@ int main(void)
 	test_migration();
 	CHECK_EQ_INT(store_open("/nonexistent-dir/x/y.db", &st), STORE_EDB);
 	CHECK(st == NULL);
-	const char *pg = getenv("RINGMQ_TEST_PG");
-	if (pg && pg[0])
+	const char *pg = storefix_pg();
+	if (pg)
 		test_pg(pg);
 	else
 		printf("test_store: PostgreSQL checks skipped: RINGMQ_TEST_PG is not set"

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "storefix.h"
 #include "clock.h"
 #include "store.h"
 #include "webhooks.h"
@@ -188,7 +189,7 @@ static int hook(void *ctx, struct store *st, const struct calls_call *c, bool in
 static void test_outbox(void)
 {
 	struct store *st;
-	CHECK_EQ_INT(store_open(":memory:", &st), STORE_OK);
+	CHECK_EQ_INT(storefix_open(&st), STORE_OK);
 	int n = 0;
 	int64_t now = clock_now_ms(); /* the store stamps queued events with the wall clock */
 	struct store_outbox_row rows[8];
@@ -328,7 +329,7 @@ static void test_outbox_durable(void)
 static void test_hook_and_bound(void)
 {
 	struct store *st;
-	CHECK_EQ_INT(store_open(":memory:", &st), STORE_OK);
+	CHECK_EQ_INT(storefix_open(&st), STORE_OK);
 	struct webhooks_cfg cfg = {.url = "http://127.0.0.1:9/", .secret = "k", .secret_len = 1, .outbox_max = 2};
 	struct webhooks *w = webhooks_new(&cfg, st);
 	CHECK(w != NULL);
@@ -370,7 +371,7 @@ static void test_hook_and_bound(void)
 static void test_refused_attempt(void)
 {
 	struct store *st;
-	CHECK_EQ_INT(store_open(":memory:", &st), STORE_OK);
+	CHECK_EQ_INT(storefix_open(&st), STORE_OK);
 	struct webhooks_cfg cfg = {.url = "http://127.0.0.1:1/hooks", .secret = "k", .secret_len = 1};
 	struct webhooks *w = webhooks_new(&cfg, st);
 	CHECK(w != NULL);
@@ -406,6 +407,7 @@ static void test_refused_attempt(void)
 
 int main(void)
 {
+	storefix_say("test_webhooks");
 	test_types();
 	test_bodies();
 	test_sign();
