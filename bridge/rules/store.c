@@ -14,9 +14,13 @@
  * migrate()). */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -25,6 +29,7 @@
 #include "store_pg.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_LOCK_SUFFIX "-rules.lock" /* the SQLite file's side file of store_active_try */
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS conversations ("
@@ -210,6 +215,9 @@ struct store {
 	void *hook_ctx;
 	size_t outbox_rows;  /* store_outbox_count() */
 	struct store_pg *pg; /* the PostgreSQL backend, NULL for SQLite */
+	bool active;         /* store_active_try() said 1 */
+	char *lock_path;     /* SQLite: <path>-rules.lock (NULL for :memory:) */
+	int lock_fd;         /* ... open once tried, -1 before */
 };
 
 bool store__has_hook(const struct store *st)
@@ -222,9 +230,20 @@ int store__event(struct store *st, const struct calls_call *c, bool inserted, st
 	return st->hook ? st->hook(st->hook_ctx, st, c, inserted, out) : 0;
 }
 
-void store__outbox_set(struct store *st, size_t rows)
+/* Counts the outbox's rows into outbox_rows (at open, and again when a
+ * standby becomes active: the active one wrote meanwhile). */
+static int count_outbox(struct store *st)
 {
-	st->outbox_rows = rows;
+	if (st->pg)
+		return store_pg_outbox_count(st->pg, &st->outbox_rows);
+	sqlite3_stmt *q = st->st[S_OUTBOX_COUNT];
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		st->outbox_rows = (size_t)sqlite3_column_int64(q, 0);
+	else
+		log_error("%s: sqlite: %s", __func__, sqlite3_errmsg(st->db));
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW ? STORE_OK : STORE_EDB;
 }
 
 /* After each commit in WAL mode: remember how big the WAL is. Registering
@@ -466,11 +485,18 @@ int store_open(const char *path, struct store **out)
 	struct store *st = calloc(1, sizeof(*st));
 	if (!st)
 		return STORE_EDB;
+	st->lock_fd = -1;
 	if (store_pg_is_conninfo(path)) {
-		if (store_pg_open(path, st, &st->pg) != STORE_OK)
+		if (store_pg_open(path, st, &st->pg) != STORE_OK || count_outbox(st) != STORE_OK)
 			goto fail;
 		*out = st;
 		return STORE_OK;
+	}
+	if (strcmp(path, ":memory:") && path[0]) {
+		size_t len = strlen(path) + sizeof(STORE_LOCK_SUFFIX);
+		if (!(st->lock_path = malloc(len)))
+			goto fail;
+		snprintf(st->lock_path, len, "%s" STORE_LOCK_SUFFIX, path);
 	}
 	int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -497,10 +523,8 @@ int store_open(const char *path, struct store **out)
 			goto fail;
 		}
 	}
-	if (step(st, S_OUTBOX_COUNT, __func__) != SQLITE_ROW)
+	if (count_outbox(st) != STORE_OK)
 		goto fail;
-	st->outbox_rows = (size_t)sqlite3_column_int64(st->st[S_OUTBOX_COUNT], 0);
-	done(st, S_OUTBOX_COUNT);
 	*out = st;
 	return STORE_OK;
 fail:
@@ -513,6 +537,9 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	store_pg_close(st->pg);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	free(st->lock_path);
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->st[i]);
 	if (st->db && sqlite3_close(st->db) != SQLITE_OK)
@@ -520,9 +547,36 @@ void store_close(struct store *st)
 	free(st);
 }
 
+/* SQLite's fence between rules on one host: an exclusive flock on
+ * <path>-rules.lock, held while the process lives. An in-memory database
+ * has no other process to fence. */
+static int file_lock_try(struct store *st)
+{
+	if (!st->lock_path)
+		return 1;
+	if (st->lock_fd < 0 && (st->lock_fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		log_error("%s: cannot open %s: %s", __func__, st->lock_path, strerror(errno));
+		return STORE_EDB;
+	}
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 1;
+	if (errno == EWOULDBLOCK)
+		return 0;
+	log_error("%s: cannot lock %s: %s", __func__, st->lock_path, strerror(errno));
+	return STORE_EDB;
+}
+
 int store_active_try(struct store *st)
 {
-	return st->pg ? store_pg_active_try(st->pg) : 1;
+	if (st->active)
+		return 1;
+	int rc = st->pg ? store_pg_active_try(st->pg) : file_lock_try(st);
+	if (rc != 1)
+		return rc;
+	if (count_outbox(st) != STORE_OK)
+		return STORE_EDB;
+	st->active = true;
+	return 1;
 }
 
 int store_check(struct store *st)

@@ -133,7 +133,10 @@ int store_checkpoint(struct store *st);
 /* Who routes (hot standby: two or more rules on one PostgreSQL store). */
 /* 1 when this process may route: on PostgreSQL it holds the store's
  * session advisory lock (taken here when free, held until its connection
- * ends); 0 when another rules holds it; STORE_EDB. Always 1 on SQLite. */
+ * ends); on SQLite an exclusive flock on <path>-rules.lock (one host; held
+ * until the store is closed or the process ends; ":memory:" needs none).
+ * 0 when another rules holds it; STORE_EDB. On the first 1 the outbox is
+ * counted again (store_outbox_count): a standby's count is stale. */
 int store_active_try(struct store *st);
 /* STORE_OK while the database answers (PostgreSQL: one round trip);
  * STORE_EDB once its connection is gone, and with it the lock of

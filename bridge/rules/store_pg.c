@@ -441,11 +441,6 @@ int store_pg_open(const char *conninfo, struct store *owner, struct store_pg **o
 		if (!ok)
 			goto fail;
 	}
-	PGresult *r = run(pg, P_OUTBOX_COUNT, NULL, __func__, NULL);
-	if (!r)
-		goto fail;
-	store__outbox_set(owner, (size_t)col_int(r, 0, 0));
-	PQclear(r);
 	*out = pg;
 	return STORE_OK;
 fail:
@@ -476,6 +471,16 @@ int store_pg_active_try(struct store_pg *pg)
 	pg->active = !strcmp(PQgetvalue(r, 0, 0), "t");
 	PQclear(r);
 	return pg->active;
+}
+
+int store_pg_outbox_count(struct store_pg *pg, size_t *n)
+{
+	PGresult *r = run(pg, P_OUTBOX_COUNT, NULL, __func__, NULL);
+	if (!r)
+		return STORE_EDB;
+	*n = (size_t)col_int(r, 0, 0);
+	PQclear(r);
+	return STORE_OK;
 }
 
 int store_pg_check(struct store_pg *pg)

@@ -4,7 +4,7 @@
  * every public store_* function hands its call to the store_pg_* of the
  * same name and meaning (store.h is the contract of each). What is the
  * same for both backends stays in store.c and is reached through the
- * store__* functions below: the outbox hook, the counters of
+ * store__* functions below: the outbox hook and the counters of
  * store_take_changes and store_outbox_count. */
 #ifndef RINGMQ_STORE_PG_H
 #define RINGMQ_STORE_PG_H
@@ -28,6 +28,8 @@ bool store_pg_lost(const struct store_pg *pg);
 /* store_active_try: 1 when this session holds the advisory lock (now or
  * already), 0 when another one does, STORE_EDB. */
 int store_pg_active_try(struct store_pg *pg);
+/* The rows of the webhook outbox (store.c keeps the count). */
+int store_pg_outbox_count(struct store_pg *pg, size_t *n);
 /* store_check: a round trip; STORE_EDB when the connection is gone. */
 int store_pg_check(struct store_pg *pg);
 
@@ -72,7 +74,5 @@ int store__event(struct store *owner, const struct calls_call *c, bool inserted,
 /* A call write committed: the outbox grew by queued rows; c's deadline and
  * watch go to store_take_changes. */
 void store__call_written(struct store *owner, const struct calls_call *c, bool queued);
-/* The outbox's row count as found at open. */
-void store__outbox_set(struct store *owner, size_t rows);
 
 #endif
