@@ -603,7 +603,8 @@ int main(int argc, char **argv)
 	bool lost = false;
 	while (!stopping) {
 		if ((lost = db_lost(r.st, &db_next_check))) {
-			log_error("lost the database: stopping at once (a standby takes over)");
+			log_error("lost the database: stopping at once (what was decided is sent, frames still arriving "
+				  "are answered unavailable), exit %d; a standby takes over", RULES_EXIT_DB_LOST);
 			break;
 		}
 		if (reload_due) {
@@ -621,17 +622,14 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	if (lost) {
-		status = RULES_EXIT_DB_LOST;
-		goto out;
-	}
-	log_info("stopping (signal %d)", (int)stopping);
+	if (!lost)
+		log_info("stopping (signal %d)", (int)stopping);
 	/* Only a link that is up has publishes queued (while connecting, the
 	 * CONNECT is what waits). */
 	for (int64_t end = clock_mono_ms() + RULES_FLUSH_MS;
 	     mqtt_link_is_up(r.link) && mqtt_link_want_write(r.link) && clock_mono_ms() < end;)
 		mqtt_link_poll(r.link, 50);
-	status = 0;
+	status = lost ? RULES_EXIT_DB_LOST : 0;
 out:
 	mqtt_link_free(r.link);
 	webhooks_free(r.hooks);

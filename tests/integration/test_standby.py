@@ -16,7 +16,7 @@ from conftest import _make_stack, pg_server
 from ringmq_client import expect_quiet, wait_until
 from test_core import CANDIDATE, assert_status, check_end, initiate, parties
 
-RING_MS = 6000        # long enough for the switch to happen while the calls ring
+RING_MS = 8000        # long enough for the switch to happen while the calls ring
 TAKEOVER_S = 5.0      # the issue's bound: the standby is active within this
 CALLS = 3
 FRAMES = 3            # ICE candidates each caller sends during the switch
@@ -79,6 +79,18 @@ def expect_candidates_once_in_order(calls):
         assert len({f["msg_id"] for f in got}) == FRAMES
 
 
+def drain(ws, quiet):
+    """The frames ws receives until it has been quiet for `quiet` seconds."""
+    got = []
+    while True:
+        try:
+            got.append(ws.recv_json(quiet))
+        except AssertionError as e:
+            if f"{ws.name}: no frame within" not in str(e):
+                raise
+            return got
+
+
 def expect_missed_once(st, calls):
     for a, a_n, b, b_n, cid in calls:
         check_end(b_n.expect("call.end", timeout=RING_MS / 1000 + 3), cid, "missed", None)
@@ -120,13 +132,27 @@ def test_database_connection_cut_stops_the_active_rules(pair):
                              " AND granted AND database = (SELECT oid FROM pg_database WHERE datname = '"
                              + st.db.rsplit("/", 1)[1] + "')")
     assert ended.split() == ["t"], ended
+    send_candidates(calls)   # while it notices: each is routed once (by either rules) or answered unavailable
     t0 = time.monotonic()
     assert st.rules.p.wait(5) == 3, "the rules that lost its database exits 3 at once"
     st.procs.remove(st.rules)
     assert "lost the database: stopping at once" in log_of(st, "ringmq-rules")
     wait_until(lambda: active(st, "ringmq-rules-b"), TAKEOVER_S, what="the standby to take the lock")
     took = time.monotonic() - t0
-    send_candidates(calls)
+    routed_total = 0
+    for _, a_n, _, b_n, cid in calls:
+        routed = [f for f in drain(b_n, 1.5)]
+        refused = [f for f in drain(a_n, 0.2)]
+        assert all(f["type"] == "call.ice_candidate" and f["call_id"] == cid for f in routed), routed
+        assert all(f["type"] == "error" and f["code"] == "unavailable" and f["ref"] == "call.ice_candidate"
+                   for f in refused), refused
+        names = [f["candidate"]["candidate"].split()[0] for f in routed]
+        assert names == sorted(set(names)), names                  # once each, in order
+        assert len({f["msg_id"] for f in routed}) == len(routed)
+        assert len(routed) + len(refused) == FRAMES, (routed, refused)   # none silently lost
+        routed_total += len(routed)
+    send_candidates(calls)   # after the switch: all routed, once, in order
     expect_candidates_once_in_order(calls)
     expect_missed_once(st, calls)
-    print(f"standby active {took:.2f} s after the old one exited")
+    print(f"standby active {took:.2f} s after the old one exited; {routed_total}/{CALLS * FRAMES} frames"
+          " sent during the cut were routed, the rest answered unavailable")
