@@ -22,7 +22,11 @@
  * broker link without waiting after it (webhooks.h). Settings: flags, then
  * the config file (--config, section [rules]: config.h); SIGHUP reads the
  * file again and applies the time-outs and the log settings. See
- * schemas/INTERNAL.md. */
+ * schemas/INTERNAL.md. Hot standby: before it connects to the broker,
+ * rules waits until it holds the store's lock (store_active_try: a
+ * PostgreSQL advisory lock, or a flock beside the SQLite file); once
+ * active it checks the database every RULES_DB_CHECK_MS and stops, exit
+ * RULES_EXIT_DB_LOST, when the connection (and so the lock) is gone. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,9 +59,9 @@
 #define RULES_FLUSH_MS 1000             /* longest wait for queued publishes at shutdown */
 #define RULES_USERNAME "svc:rules"
 #define RULES_PRESENCE_SETTLE_MS 2000   /* after each (re)connect, before ending calls for lost presence */
-#define RULES_STANDBY_POLL_MS 500     /* a standby asks for the store's lock this often (store_active_try) */
-#define RULES_DB_CHECK_MS 1000        /* the active one checks its database connection this often */
-#define RULES_EXIT_DB_LOST 3          /* exit status when the database connection (and the lock) is gone */
+#define RULES_STANDBY_POLL_MS 500       /* a standby asks for the store's lock this often (store_active_try) */
+#define RULES_DB_CHECK_MS 1000          /* the active one checks its database connection this often */
+#define RULES_EXIT_DB_LOST 3            /* exit status when the database connection (and the lock) is gone */
 #define RULES_GRACE_DEFAULT_MS 30000
 #define RULES_MAX_CALL_DEFAULT_MS (4LL * 3600 * 1000)
 
@@ -393,7 +397,8 @@ static void settings_init(struct settings *st)
 		{"mqtt-port", OPTIONS_LONG, &st->port, 1, 65535, "N", "broker port (default 1883)"},
 		{"service-secret-file", OPTIONS_STR, &st->secret_file, 0, 0, "F",
 		 "broker login as svc:rules with the secret in F\n(default $RINGMQ_SERVICE_SECRET; none: anonymous)"},
-		{"db", OPTIONS_STR, &st->db, 0, 0, "PATH", "SQLite file, created if missing (default ringmq.db), or a postgresql:// conninfo"},
+		{"db", OPTIONS_STR, &st->db, 0, 0, "PATH",
+		 "SQLite file, created if missing (default ringmq.db),\nor a postgresql:// conninfo"},
 		{"ring-timeout-ms", OPTIONS_LONG | OPTIONS_LIVE, &st->ring_ms, 1, 24L * 3600 * 1000, "N",
 		 "a ringing call becomes missed after N ms (default 45000)"},
 		{"presence-grace-ms", OPTIONS_LONG | OPTIONS_LIVE, &st->grace_ms, 0, 24L * 3600 * 1000, "N",
