@@ -4,14 +4,16 @@
 # To build the C programs and run the unit tests.
 BUILD_PKGS=(build-essential cmake pkg-config libwebsockets-dev libmosquitto-dev
 	mosquitto mosquitto-dev mosquitto-clients libjansson-dev libsqlite3-dev
-	libssl-dev libev-dev libcurl4-openssl-dev sqlite3 clang libclang-rt-14-dev)
+	libssl-dev libev-dev libcurl4-openssl-dev sqlite3 clang libclang-rt-14-dev
+	libpq-dev)
 # To run the integration tests (Debian's python3, /usr/bin/python3).
 TEST_PKGS=(python3 python3-pytest python3-websocket python3-websockets
 	python3-paho-mqtt python3-jsonschema iproute2 util-linux
 	chromium chromium-driver python3-selenium
 	python3-django python3-djangorestframework python3-djangorestframework-simplejwt
 	python3-jwt python3-cryptography openssl python3-venv
-	python3-prometheus-client systemd coturn prometheus nginx ejabberd)
+	python3-prometheus-client systemd coturn prometheus nginx ejabberd
+	postgresql-15 python3-psycopg2)
 # scripts/run: curl for its HTTP calls, python3-websockets for the example.
 RUN_PKGS=(curl python3 python3-websockets)
 

@@ -22,12 +22,17 @@
  * broker link without waiting after it (webhooks.h). Settings: flags, then
  * the config file (--config, section [rules]: config.h); SIGHUP reads the
  * file again and applies the time-outs and the log settings. See
- * schemas/INTERNAL.md. */
+ * schemas/INTERNAL.md. Hot standby: before it connects to the broker,
+ * rules waits until it holds the store's lock (store_active_try: a
+ * PostgreSQL advisory lock, or a flock beside the SQLite file); once
+ * active it checks the database every RULES_DB_CHECK_MS and stops, exit
+ * RULES_EXIT_DB_LOST, when the connection (and so the lock) is gone. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "config.h"
@@ -57,6 +62,9 @@
 #define RULES_FLUSH_MS 1000             /* longest wait for queued publishes at shutdown */
 #define RULES_USERNAME "svc:rules"
 #define RULES_PRESENCE_SETTLE_MS 2000   /* after each (re)connect, before ending calls for lost presence */
+#define RULES_STANDBY_POLL_MS 500       /* a standby asks for the store's lock this often (store_active_try) */
+#define RULES_DB_CHECK_MS 1000          /* the active one checks its database connection this often */
+#define RULES_EXIT_DB_LOST 3            /* exit status when the database connection (and the lock) is gone */
 #define RULES_GRACE_DEFAULT_MS 30000
 #define RULES_MAX_CALL_DEFAULT_MS (4LL * 3600 * 1000)
 
@@ -459,7 +467,8 @@ static void settings_init(struct settings *st)
 		 "each frame on its outbox (default 60)"},
 		{"service-secret-file", OPTIONS_STR, &st->secret_file, 0, 0, "F",
 		 "broker login as --mqtt-username with the secret in F\n(default $RINGMQ_SERVICE_SECRET; none: anonymous)"},
-		{"db", OPTIONS_STR, &st->db, 0, 0, "PATH", "SQLite file, created if missing (default ringmq.db)"},
+		{"db", OPTIONS_STR, &st->db, 0, 0, "PATH",
+		 "SQLite file, created if missing (default ringmq.db),\nor a postgresql:// conninfo"},
 		{"ring-timeout-ms", OPTIONS_LONG | OPTIONS_LIVE, &st->ring_ms, 1, 24L * 3600 * 1000, "N",
 		 "a ringing call becomes missed after N ms (default 45000)"},
 		{"presence-grace-ms", OPTIONS_LONG | OPTIONS_LIVE, &st->grace_ms, 0, 24L * 3600 * 1000, "N",
@@ -502,6 +511,40 @@ static int settings_read(struct settings *st, struct config *cf, int argc, char 
 		return 2;
 	}
 	return 0;
+}
+
+/* Hot standby: only the rules holding the store's lock connects to the
+ * broker (with the shared client id: the broker's session takeover fences
+ * a previous holder and hands over the queued frames). Waits, asking every
+ * RULES_STANDBY_POLL_MS. 0 once active, 1 when stopped by a signal, -1 on
+ * a database error. */
+static int wait_active(struct store *st)
+{
+	int rc = store_active_try(st);
+	if (rc == 0)
+		log_info("standby: another ringmq-rules holds the store's lock; waiting for it");
+	while (rc == 0 && !stopping) {
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = RULES_STANDBY_POLL_MS * 1000000L};
+		nanosleep(&ts, NULL);
+		rc = store_active_try(st);
+	}
+	if (rc < 0)
+		return -1;
+	if (stopping)
+		return 1;
+	log_info("active: this ringmq-rules holds the store's lock");
+	return 0;
+}
+
+/* True when the database connection is gone (checked every
+ * RULES_DB_CHECK_MS): the lock went with it, so routing stops. */
+static bool db_lost(struct store *st, int64_t *next_check)
+{
+	int64_t now = clock_mono_ms();
+	if (now < *next_check)
+		return false;
+	*next_check = now + RULES_DB_CHECK_MS;
+	return store_check(st) != STORE_OK;
 }
 
 static volatile sig_atomic_t reload_due;
@@ -611,8 +654,22 @@ int main(int argc, char **argv)
 		goto out;
 	health_init(&r.health);
 	r.cfg.health = &r.health;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
 	if (store_open(db, &r.st) != STORE_OK)
 		goto out;
+	int waited = wait_active(r.st);
+	if (waited) {
+		status = waited < 0 ? 1 : 0;
+		goto out;
+	}
 	struct webhooks_cfg hook_cfg = {.url = hook_url, .secret = hook_secret, .secret_len = hook_secret_len,
 					.outbox_max = hook_max};
 	if (hook_url && !(r.hooks = webhooks_new(&hook_cfg, r.st)))
@@ -633,20 +690,18 @@ int main(int argc, char **argv)
 	if (!r.link)
 		goto out;
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_hup;
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	log_info("ringmq-rules: db %s, broker %s:%ld%s as %s, ring time-out %ld ms, presence grace %ld ms, "
 		 "longest call %ld ms", db, host, port, tls.on ? " over TLS" : "", secret ? st.username : "anonymous",
 		 ring_ms, grace_ms,
 		 max_call_ms);
+	int64_t db_next_check = 0;
+	bool lost = false;
 	while (!stopping) {
+		if ((lost = db_lost(r.st, &db_next_check))) {
+			log_error("lost the database: stopping at once (what was decided is sent, frames still arriving "
+				  "are answered unavailable), exit %d; a standby takes over", RULES_EXIT_DB_LOST);
+			break;
+		}
 		if (reload_due) {
 			reload_due = 0;
 			reload(&r, &st, cf, argc, argv);
@@ -666,13 +721,14 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	log_info("stopping (signal %d)", (int)stopping);
+	if (!lost)
+		log_info("stopping (signal %d)", (int)stopping);
 	/* Only a link that is up has publishes queued (while connecting, the
 	 * CONNECT is what waits). */
 	for (int64_t end = clock_mono_ms() + RULES_FLUSH_MS;
 	     mqtt_link_is_up(r.link) && mqtt_link_want_write(r.link) && clock_mono_ms() < end;)
 		mqtt_link_poll(r.link, 50);
-	status = 0;
+	status = lost ? RULES_EXIT_DB_LOST : 0;
 out:
 	mqtt_link_free(r.link);
 	phones_free(r.phones);

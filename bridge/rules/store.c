@@ -1,23 +1,38 @@
-/* store: SQLite behind the functions of store.h. Every statement is
- * prepared once in store_open and reset after each use; multi-row writes
- * run in one transaction and roll back on failure; so does a call write
- * with the outbox hook set (the call's row and its event). Writes and
- * commits are timed, failures counted (metrics.h); store_health_write()
- * is health.h's. */
+/* store: the contract of store.h, over one of two backends chosen at
+ * store_open by the name it is given: a postgresql:// (or postgres://)
+ * conninfo opens the PostgreSQL backend (store_pg.c, reached through
+ * store_pg.h), anything else is an SQLite file (here). Each public function
+ * hands a PostgreSQL store's call to its store_pg_* twin in its first line;
+ * the rest of the function is SQLite. What both backends share stays here:
+ * the outbox hook, the counters of store_take_changes and
+ * store_outbox_count (the store__* functions of store_pg.h).
+ *
+ * SQLite: every statement is prepared once in store_open and reset after
+ * each use; multi-row writes run in one transaction and roll back on
+ * failure; so does a call write with the outbox hook set (the call's row
+ * and its event). The schema is versioned in schema_version (see
+ * migrate()). Writes and commits are timed, failures counted (metrics.h);
+ * store_health_write() is health.h's. */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "store_pg.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_LOCK_SUFFIX "-rules.lock" /* the SQLite file's side file of store_active_try */
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS conversations ("
@@ -207,7 +222,37 @@ struct store {
 	size_t outbox_rows;  /* store_outbox_count() */
 	int64_t failed_at;  /* store_failed_at() */
 	int64_t committed_at; /* store_committed_at() */
+	struct store_pg *pg; /* the PostgreSQL backend, NULL for SQLite */
+	bool active;         /* store_active_try() said 1 */
+	char *lock_path;     /* SQLite: <path>-rules.lock (NULL for :memory:) */
+	int lock_fd;         /* ... open once tried, -1 before */
 };
+
+bool store__has_hook(const struct store *st)
+{
+	return st->hook != NULL;
+}
+
+int store__event(struct store *st, const struct calls_call *c, bool inserted, struct store_event *out)
+{
+	return st->hook ? st->hook(st->hook_ctx, st, c, inserted, out) : 0;
+}
+
+/* Counts the outbox's rows into outbox_rows (at open, and again when a
+ * standby becomes active: the active one wrote meanwhile). */
+static int count_outbox(struct store *st)
+{
+	if (st->pg)
+		return store_pg_outbox_count(st->pg, &st->outbox_rows);
+	sqlite3_stmt *q = st->st[S_OUTBOX_COUNT];
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		st->outbox_rows = (size_t)sqlite3_column_int64(q, 0);
+	else
+		log_error("%s: sqlite: %s", __func__, sqlite3_errmsg(st->db));
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW ? STORE_OK : STORE_EDB;
+}
 
 /* Counts a failure for health.h and the metrics. */
 static void note_failure(struct store *st)
@@ -233,6 +278,8 @@ int store_wal_pages(const struct store *st)
 
 int store_checkpoint(struct store *st)
 {
+	if (st->pg)
+		return STORE_OK; /* PostgreSQL checkpoints by itself */
 	int log_pages = 0, done_pages = 0;
 	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &done_pages) != SQLITE_OK) {
 		log_error("%s: sqlite: %s", __func__, sqlite3_errmsg(st->db));
@@ -250,6 +297,13 @@ static void note_call(struct store *st, const struct calls_call *c)
 		st->ring_added = c->ring_deadline;
 	if (c->state == CALLS_ACCEPTED)
 		st->watch_changed = true;
+}
+
+void store__call_written(struct store *st, const struct calls_call *c, bool queued)
+{
+	if (queued)
+		st->outbox_rows++;
+	note_call(st, c);
 }
 
 void store_take_changes(struct store *st, int64_t *ring_added, bool *watch_changed)
@@ -427,12 +481,55 @@ static int migrate(sqlite3 *db)
 	return SQLITE_OK;
 }
 
+/* The schema's version, in schema_version as on PostgreSQL (store_pg.c).
+ * Version 1 is what schema_sql, migrate(), watch_sql and ring_sql make,
+ * each idempotent, so a database from before schema_version reaches it
+ * too; a later change of the schema is version 2, applied here when the
+ * stored version is lower. A database newer than this program is refused. */
+#define STORE_SQLITE_VERSION 1
+static int schema_version(sqlite3 *db)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", NULL, NULL,
+			      NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(q);
+	int have = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW)
+		return SQLITE_ERROR;
+	if (have > STORE_SQLITE_VERSION) {
+		log_error("%s: the database's schema is version %d, newer than this ringmq-rules (%d)", __func__, have,
+			  STORE_SQLITE_VERSION);
+		return SQLITE_ERROR;
+	}
+	if (have == STORE_SQLITE_VERSION)
+		return SQLITE_OK;
+	return sqlite3_exec(db, "INSERT INTO schema_version (version) VALUES (1)", NULL, NULL, NULL);
+}
+
 int store_open(const char *path, struct store **out)
 {
 	*out = NULL;
 	struct store *st = calloc(1, sizeof(*st));
 	if (!st)
 		return STORE_EDB;
+	st->lock_fd = -1;
+	if (store_pg_is_conninfo(path)) {
+		if (store_pg_open(path, st, &st->pg) != STORE_OK || count_outbox(st) != STORE_OK)
+			goto fail;
+		*out = st;
+		return STORE_OK;
+	}
+	if (strcmp(path, ":memory:") && path[0]) {
+		size_t len = strlen(path) + sizeof(STORE_LOCK_SUFFIX);
+		if (!(st->lock_path = malloc(len)))
+			goto fail;
+		snprintf(st->lock_path, len, "%s" STORE_LOCK_SUFFIX, path);
+	}
 	int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		log_error("%s: cannot open %s: %s", __func__, path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
@@ -445,7 +542,7 @@ int store_open(const char *path, struct store **out)
 		    SQLITE_OK ||
 	    sqlite3_exec(st->db, schema_sql, NULL, NULL, &err) != SQLITE_OK || migrate(st->db) != SQLITE_OK ||
 	    sqlite3_exec(st->db, watch_sql, NULL, NULL, &err) != SQLITE_OK ||
-	    sqlite3_exec(st->db, ring_sql, NULL, NULL, &err) != SQLITE_OK) {
+	    sqlite3_exec(st->db, ring_sql, NULL, NULL, &err) != SQLITE_OK || schema_version(st->db) != SQLITE_OK) {
 		log_error("%s: %s: %s", __func__, path, err ? err : sqlite3_errmsg(st->db));
 		sqlite3_free(err);
 		goto fail;
@@ -458,10 +555,8 @@ int store_open(const char *path, struct store **out)
 			goto fail;
 		}
 	}
-	if (step(st, S_OUTBOX_COUNT, __func__) != SQLITE_ROW)
+	if (count_outbox(st) != STORE_OK)
 		goto fail;
-	st->outbox_rows = (size_t)sqlite3_column_int64(st->st[S_OUTBOX_COUNT], 0);
-	done(st, S_OUTBOX_COUNT);
 	*out = st;
 	return STORE_OK;
 fail:
@@ -473,6 +568,10 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	store_pg_close(st->pg);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	free(st->lock_path);
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->st[i]);
 	if (st->db && sqlite3_close(st->db) != SQLITE_OK)
@@ -480,13 +579,54 @@ void store_close(struct store *st)
 	free(st);
 }
 
+/* SQLite's fence between rules on one host: an exclusive flock on
+ * <path>-rules.lock, held while the process lives. An in-memory database
+ * has no other process to fence. */
+static int file_lock_try(struct store *st)
+{
+	if (!st->lock_path)
+		return 1;
+	if (st->lock_fd < 0 && (st->lock_fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		log_error("%s: cannot open %s: %s", __func__, st->lock_path, strerror(errno));
+		return STORE_EDB;
+	}
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 1;
+	if (errno == EWOULDBLOCK)
+		return 0;
+	log_error("%s: cannot lock %s: %s", __func__, st->lock_path, strerror(errno));
+	return STORE_EDB;
+}
+
+int store_active_try(struct store *st)
+{
+	if (st->active)
+		return 1;
+	int rc = st->pg ? store_pg_active_try(st->pg) : file_lock_try(st);
+	if (rc != 1)
+		return rc;
+	if (count_outbox(st) != STORE_OK)
+		return STORE_EDB;
+	st->active = true;
+	return 1;
+}
+
+int store_check(struct store *st)
+{
+	return st->pg ? store_pg_check(st->pg) : STORE_OK;
+}
+
 int store_conversation_exists(struct store *st, const char *cid)
 {
+	if (st->pg)
+		return store_pg_conversation_exists(st->pg, cid);
 	return exists2(st, S_CONV_GET, cid, NULL, __func__);
 }
 
 int store_member(struct store *st, const char *cid, const char *uid)
 {
+	if (st->pg)
+		return store_pg_member(st->pg, cid, uid);
 	return exists2(st, S_MEMBER_GET, cid, uid, __func__);
 }
 
@@ -505,6 +645,8 @@ static int replace_set(struct store *st, enum stmt clear, enum stmt insert, cons
 
 int store_conversation_put(struct store *st, const char *cid, const char *const *members, size_t n, bool *created)
 {
+	if (st->pg)
+		return store_pg_conversation_put(st->pg, cid, members, n, created);
 	if (begin(st) != STORE_OK)
 		return STORE_EDB;
 	int had = store_conversation_exists(st, cid);
@@ -530,6 +672,8 @@ fail:
 
 int store_conversation_delete(struct store *st, const char *cid)
 {
+	if (st->pg)
+		return store_pg_conversation_delete(st->pg, cid);
 	if (begin(st) != STORE_OK)
 		return STORE_EDB;
 	int had = store_conversation_exists(st, cid);
@@ -644,11 +788,15 @@ static int write_call(struct store *st, const struct calls_call *c, bool inserte
 
 int store_call_insert(struct store *st, const struct calls_call *c)
 {
+	if (st->pg)
+		return store_pg_call_write(st->pg, c, true);
 	return write_call(st, c, true);
 }
 
 int store_call_get(struct store *st, const char *id, struct calls_call *out)
 {
+	if (st->pg)
+		return store_pg_call_get(st->pg, id, out);
 	sqlite3_bind_text(st->st[S_CALL_GET], 1, id, -1, SQLITE_STATIC);
 	int rc = one_call(st, S_CALL_GET, out, __func__);
 	if (rc < 0)
@@ -658,16 +806,22 @@ int store_call_get(struct store *st, const char *id, struct calls_call *out)
 
 int store_call_update(struct store *st, const struct calls_call *c)
 {
+	if (st->pg)
+		return store_pg_call_write(st->pg, c, false);
 	return write_call(st, c, false);
 }
 
 int store_call_busy(struct store *st, const char *uid)
 {
+	if (st->pg)
+		return store_pg_call_busy(st->pg, uid);
 	return exists2(st, S_CALL_BUSY, uid, NULL, __func__);
 }
 
 int store_call_ringing_between(struct store *st, const char *a, const char *b, struct calls_call *out)
 {
+	if (st->pg)
+		return store_pg_call_ringing_between(st->pg, a, b, out);
 	sqlite3_stmt *q = st->st[S_CALL_RINGING_BETWEEN];
 	sqlite3_bind_text(q, 1, a, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, b, -1, SQLITE_STATIC);
@@ -677,6 +831,8 @@ int store_call_ringing_between(struct store *st, const char *a, const char *b, s
 int store_calls_list(struct store *st, const char *uid, int64_t before_ms, const char *before_id,
 		     struct calls_call *out, size_t cap, size_t *n)
 {
+	if (st->pg)
+		return store_pg_calls_list(st->pg, uid, before_ms, before_id, out, cap, n);
 	sqlite3_stmt *q = st->st[S_CALLS_LIST];
 	*n = 0;
 	sqlite3_bind_text(q, 1, uid, -1, SQLITE_STATIC);
@@ -698,6 +854,8 @@ int store_calls_list(struct store *st, const char *uid, int64_t before_ms, const
 
 int store_next_deadline(struct store *st, int64_t *deadline_ms)
 {
+	if (st->pg)
+		return store_pg_next_deadline(st->pg, deadline_ms);
 	sqlite3_stmt *q = st->st[S_NEXT_DEADLINE];
 	int rc = step(st, S_NEXT_DEADLINE, __func__);
 	int found = rc == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL;
@@ -709,17 +867,23 @@ int store_next_deadline(struct store *st, int64_t *deadline_ms)
 
 int store_call_overdue(struct store *st, int64_t now_ms, struct calls_call *out)
 {
+	if (st->pg)
+		return store_pg_call_overdue(st->pg, now_ms, out);
 	sqlite3_bind_int64(st->st[S_OVERDUE], 1, now_ms);
 	return one_call(st, S_OVERDUE, out, __func__);
 }
 
 int store_presence_set(struct store *st, const char *source, const char *uid, bool online)
 {
+	if (st->pg)
+		return store_pg_presence_set(st->pg, source, uid, online);
 	return exec2(st, online ? S_PRESENCE_ON : S_PRESENCE_OFF, source, uid, __func__);
 }
 
 int store_presence_snapshot(struct store *st, const char *source, const char *const *uids, size_t n)
 {
+	if (st->pg)
+		return store_pg_presence_snapshot(st->pg, source, uids, n);
 	if (begin(st) != STORE_OK)
 		return STORE_EDB;
 	if (replace_set(st, S_PRESENCE_CLEAR, S_PRESENCE_ON, source, uids, n) != STORE_OK || commit(st) != STORE_OK)
@@ -732,11 +896,28 @@ fail:
 
 int store_presence_online(struct store *st, const char *uid)
 {
+	if (st->pg)
+		return store_pg_presence_online(st->pg, uid);
 	return exists2(st, S_PRESENCE_GET, uid, NULL, __func__);
+}
+
+/* store_calls_presence_sync on PostgreSQL, with the counters kept here. */
+static int presence_sync_pg(struct store *st, const char *uid, int64_t now_ms, int *changed)
+{
+	int n = 0;
+	if (store_pg_calls_presence_sync(st->pg, uid, now_ms, &n) != STORE_OK)
+		return STORE_EDB;
+	if (n)
+		st->watch_changed = true;
+	if (changed)
+		*changed = n;
+	return STORE_OK;
 }
 
 int store_calls_presence_sync(struct store *st, const char *uid, int64_t now_ms, int *changed)
 {
+	if (st->pg)
+		return presence_sync_pg(st, uid, now_ms, changed);
 	sqlite3_stmt *q = st->st[S_PRESENCE_SYNC];
 	sqlite3_bind_int64(q, 1, now_ms);
 	if (uid)
@@ -755,6 +936,8 @@ int store_calls_presence_sync(struct store *st, const char *uid, int64_t now_ms,
 
 int store_call_watch_first(struct store *st, enum store_watch which, struct calls_call *out)
 {
+	if (st->pg)
+		return store_pg_call_watch_first(st->pg, which, out);
 	static const enum stmt by[] = {
 		[STORE_WATCH_CALLER_ABSENT] = S_WATCH_CALLER,
 		[STORE_WATCH_RECEIVER_ABSENT] = S_WATCH_RECEIVER,
@@ -767,6 +950,8 @@ int store_call_watch_first(struct store *st, enum store_watch which, struct call
 
 int store_revoke(struct store *st, const char *uid, int64_t before, int64_t *now_before)
 {
+	if (st->pg)
+		return store_pg_revoke(st->pg, uid, before, now_before);
 	sqlite3_stmt *q = st->st[S_REVOKE];
 	sqlite3_bind_text(q, 1, uid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, before);
@@ -784,6 +969,8 @@ int store_revoke(struct store *st, const char *uid, int64_t before, int64_t *now
 
 int store_revocations_each(struct store *st, void (*fn)(const char *uid, int64_t before, void *arg), void *arg)
 {
+	if (st->pg)
+		return store_pg_revocations_each(st->pg, fn, arg);
 	sqlite3_stmt *q = st->st[S_REVOKED_ALL];
 	int rc;
 	while ((rc = step(st, S_REVOKED_ALL, __func__)) == SQLITE_ROW)
@@ -814,6 +1001,8 @@ static bool skipped(int64_t seq, const int64_t *skip, size_t nskip)
 int store_outbox_heads(struct store *st, const int64_t *skip, size_t nskip, struct store_outbox_row *out,
 		       size_t cap, size_t *n)
 {
+	if (st->pg)
+		return store_pg_outbox_heads(st->pg, skip, nskip, out, cap, n);
 	sqlite3_stmt *q = st->st[S_OUTBOX_HEADS];
 	*n = 0;
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)(cap + nskip));
@@ -847,8 +1036,21 @@ int store_outbox_heads(struct store *st, const int64_t *skip, size_t nskip, stru
 	return STORE_OK;
 }
 
+/* store_outbox_done on PostgreSQL, with the row count kept here. */
+static int outbox_done_pg(struct store *st, int64_t seq, const char *call_id, int64_t now_ms)
+{
+	bool removed = false;
+	if (store_pg_outbox_done(st->pg, seq, call_id, now_ms, &removed) != STORE_OK)
+		return STORE_EDB;
+	if (removed && st->outbox_rows)
+		st->outbox_rows--;
+	return STORE_OK;
+}
+
 int store_outbox_done(struct store *st, int64_t seq, const char *call_id, int64_t now_ms)
 {
+	if (st->pg)
+		return outbox_done_pg(st, seq, call_id, now_ms);
 	if (begin(st) != STORE_OK)
 		return STORE_EDB;
 	sqlite3_stmt *del = st->st[S_OUTBOX_DELETE];
@@ -874,6 +1076,8 @@ int store_outbox_done(struct store *st, int64_t seq, const char *call_id, int64_
 
 int store_outbox_retry(struct store *st, int64_t seq, int64_t first_at, int64_t next_at)
 {
+	if (st->pg)
+		return store_pg_outbox_retry(st->pg, seq, first_at, next_at);
 	sqlite3_stmt *q = st->st[S_OUTBOX_RETRY];
 	sqlite3_bind_int64(q, 1, seq);
 	sqlite3_bind_int64(q, 2, first_at);
@@ -886,6 +1090,8 @@ int store_outbox_retry(struct store *st, int64_t seq, int64_t first_at, int64_t 
 int store_ring_keep(struct store *st, const char *call_id, enum store_ring kind, const char *payload, size_t len,
 		    int ice_max)
 {
+	if (st->pg)
+		return store_pg_ring_keep(st->pg, call_id, kind, payload, len, ice_max);
 	enum stmt s = kind == STORE_RING_ICE ? S_RING_ICE : S_RING_PUT;
 	sqlite3_stmt *q = st->st[s];
 	sqlite3_bind_text(q, 1, call_id, -1, SQLITE_STATIC);
@@ -906,6 +1112,8 @@ int store_ring_keep(struct store *st, const char *call_id, enum store_ring kind,
 int store_ring_each(struct store *st, const char *uid, int64_t now_ms,
 		    bool (*fn)(const char *payload, size_t len, int64_t ring_deadline, void *arg), void *arg)
 {
+	if (st->pg)
+		return store_pg_ring_each(st->pg, uid, now_ms, fn, arg);
 	sqlite3_stmt *q = st->st[S_RING_EACH];
 	sqlite3_bind_text(q, 1, uid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, now_ms);
@@ -934,6 +1142,8 @@ int64_t store_committed_at(const struct store *st)
 
 int store_health_write(struct store *st, int64_t now_ms)
 {
+	if (st->pg) /* a round trip: the server takes writes while it answers (its disk is its own watch) */
+		return store_pg_check(st->pg);
 	int64_t failed_at = st->failed_at; /* the probe's own failure is its answer, not "a failure met" */
 	int rc = begin(st);
 	if (rc == STORE_OK) {
@@ -950,6 +1160,8 @@ int store_health_write(struct store *st, int64_t now_ms)
 
 int64_t store_free_bytes(struct store *st)
 {
+	if (st->pg)
+		return -1; /* the database's disk is on the server: unknown here */
 	const char *path = sqlite3_db_filename(st->db, "main");
 	struct statvfs vfs;
 	if (!path || !path[0] || statvfs(path, &vfs) != 0)

@@ -1,4 +1,7 @@
-/* store: everything rules keeps, in one SQLite database it alone opens.
+/* store: everything rules keeps, in one database: an SQLite file it alone
+ * opens (the embedded default), or PostgreSQL (store_open on a
+ * postgresql:// conninfo; store_pg.c) that other hosts reach too. The
+ * contract below holds for both; where they differ it says so.
  * Tables: conversations and members (written by the server API through the
  * bridge), revocations (user id -> before, revoked.h), calls (the records of calls.h; times in ms since the epoch),
  * ring_frames (the copies a device coming online while a call rings is
@@ -27,7 +30,7 @@
 
 enum store_err {
 	STORE_OK = 0,
-	STORE_EDB = -1,       /* SQLite failed (logged once, with the statement) */
+	STORE_EDB = -1,       /* the database failed (logged once, with the statement) */
 	STORE_ENOTFOUND = -2, /* no such row */
 	STORE_EEXISTS = -3,   /* a row with that key is already there */
 };
@@ -35,8 +38,11 @@ enum store_err {
 struct store;
 
 /* Opens (creating when missing) the database at path; ":memory:" works for
- * tests. Creates the schema, sets WAL and prepares the statements. Returns
- * STORE_OK and *out (release with store_close), or STORE_EDB. */
+ * tests. A path starting postgresql:// or postgres:// is a libpq conninfo
+ * of an existing PostgreSQL database instead. Applies the schema
+ * migrations not yet applied (table schema_version), sets WAL (SQLite)
+ * and prepares the statements. Returns STORE_OK and *out (release with
+ * store_close), or STORE_EDB. */
 int store_open(const char *path, struct store **out);
 /* Finalizes the statements and closes the database. NULL-safe. */
 void store_close(struct store *st);
@@ -112,7 +118,8 @@ int store_calls_presence_sync(struct store *st, const char *uid, int64_t now_ms,
  * back) may go unreported: a timer that fires early finds nothing due. */
 void store_take_changes(struct store *st, int64_t *ring_added, bool *watch_changed);
 
-/* The WAL. SQLite's automatic checkpoint is off (it ran inside a commit,
+/* The WAL (SQLite; on PostgreSQL pages are 0 and a checkpoint does
+ * nothing). SQLite's automatic checkpoint is off (it ran inside a commit,
  * on the only thread: three fdatasyncs of ~10 ms each every ~1000 pages);
  * the loop checkpoints when it is idle, or when the WAL has grown too big,
  * through these two. */
@@ -124,7 +131,21 @@ int store_wal_pages(const struct store *st);
  * commit) or STORE_EDB (logged). */
 int store_checkpoint(struct store *st);
 
-/* Presence (TEMP table: gone when the process ends). */
+/* Who routes (hot standby: two or more rules on one PostgreSQL store). */
+/* 1 when this process may route: on PostgreSQL it holds the store's
+ * session advisory lock (taken here when free, held until its connection
+ * ends); on SQLite an exclusive flock on <path>-rules.lock (one host; held
+ * until the store is closed or the process ends; ":memory:" needs none).
+ * 0 when another rules holds it; STORE_EDB. On the first 1 the outbox is
+ * counted again (store_outbox_count): a standby's count is stale. */
+int store_active_try(struct store *st);
+/* STORE_OK while the database answers (PostgreSQL: one round trip);
+ * STORE_EDB once its connection is gone, and with it the lock of
+ * store_active_try: the caller must stop routing. STORE_OK on SQLite. */
+int store_check(struct store *st);
+
+/* Presence (TEMP table: gone when the process ends, or on PostgreSQL its
+ * database session). */
 /* Marks uid online or offline at source. */
 int store_presence_set(struct store *st, const char *source, const char *uid, bool online);
 /* Replaces everything known of source with the n ids of uids (n may be 0). */
@@ -195,10 +216,11 @@ int store_ring_each(struct store *st, const char *uid, int64_t now_ms,
 /* Health (health.h). */
 /* A tiny write in its own transaction (the one row of table health, at
  * now_ms): STORE_OK when it committed, else STORE_EDB (logged). Its own
- * failure does not move store_failed_at(). */
+ * failure does not move store_failed_at(). On PostgreSQL a round trip
+ * (the server's disk is its own to watch). */
 int store_health_write(struct store *st, int64_t now_ms);
 /* Bytes an unprivileged writer may still use on the database's file
- * system, -1 when unknown (":memory:"). */
+ * system, -1 when unknown (":memory:", PostgreSQL). */
 int64_t store_free_bytes(struct store *st);
 /* Monotonic ms of the last statement that failed (0: none yet). */
 int64_t store_failed_at(const struct store *st);

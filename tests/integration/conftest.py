@@ -23,6 +23,11 @@ on free loopback ports, each stack in its own temp state dir.
   (build/...) and plugin_opt_*_secret_file lines (run/...) reach the build
   dir and those files through the rewrite; rules and bridge log in with
   --service-secret-file (no anonymous clients).
+- The rules' store: an SQLite file in the state dir, or with
+  RINGMQ_STORE=postgres a fresh database per stack on one throwaway
+  PostgreSQL of the session (pgserver.py: initdb into a temp dir, a free
+  loopback port, stopped at the session's end); Stack(db=...) names one
+  (a path or a postgresql:// conninfo). Stack.db_rows() reads either.
 - Every start waits for its condition with a bound; teardown sends SIGTERM,
   then SIGKILL after a bounded wait. A failing test gets the logs' tails.
 """
@@ -32,6 +37,7 @@ import pwd
 import re
 import secrets
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -40,6 +46,7 @@ import urllib.request
 
 import pytest
 
+from pgserver import PgServer
 from ringmq_client import REPO, Http, Ws, free_port, mint_token, port_open, stop_process, unique, wait_until
 
 BUILD_DIR = os.path.abspath(os.environ.get("RINGMQ_BUILD_DIR", os.path.join(REPO, "build")))
@@ -53,7 +60,22 @@ START_WAIT = 15.0   # seconds a part may take to come up
 STOP_WAIT = 5.0     # seconds a part may take to exit after SIGTERM
 LOG_TAIL = 120      # lines of each log shown for a failing test
 
+STORE = os.environ.get("RINGMQ_STORE", "sqlite")   # sqlite | postgres: where the stacks' rules keep state
+
 _active_stacks = []
+_pg = []   # the session's PgServer, once one is needed
+
+
+def pg_server():
+    """The session's PostgreSQL (started on first use, stopped at the end)."""
+    if not _pg:
+        _pg.append(PgServer())
+    return _pg[0]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    while _pg:
+        _pg.pop().stop()
 
 
 def rewrite_mosquitto_conf(text, port, state_dir, build_dir):
@@ -103,7 +125,7 @@ class Stack:
     .ws_chat(), .token(), .conversation()."""
 
     def __init__(self, ring_timeout_ms=None, bridge_args=(), rules_args=(), name="stack", broker_conf_extra=(),
-                 config=None):
+                 config=None, db=None):
         for path in (BRIDGE, RULES):
             if not os.access(path, os.X_OK):
                 pytest.fail(f"{path} is not built (set RINGMQ_BUILD_DIR or build first)")
@@ -123,7 +145,9 @@ class Stack:
         self._share_secrets_with_broker()
         self.mqtt_port = free_port()
         self.http_port = free_port()
-        self.db = os.path.join(self.dir, "ringmq.db")
+        if db is None:
+            db = pg_server().new_database() if STORE == "postgres" else os.path.join(self.dir, "ringmq.db")
+        self.db = db
         self.rules_client_id = "ringmq-rules-" + secrets.token_hex(4)   # kept across restarts
         self.ring_timeout_ms = ring_timeout_ms
         self.broker_conf_extra = list(broker_conf_extra)
@@ -149,6 +173,24 @@ class Stack:
         self.http = Http(self.base_url, api_key=self.api_key)
         self.ws_opts = {}
         self._sockets = []
+
+    def db_rows(self, sql, params=()):
+        """The rows of a read-only query on the rules' store ("?" marks a
+        parameter), SQLite file or PostgreSQL alike."""
+        if self.db.startswith(("postgresql://", "postgres://")):
+            import psycopg2
+            con = psycopg2.connect(self.db)
+            try:
+                with con.cursor() as cur:
+                    cur.execute(sql.replace("?", "%s"), params)
+                    return cur.fetchall()
+            finally:
+                con.close()
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=2)
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
 
     # -- parts
     def _share_secrets_with_broker(self):
@@ -186,6 +228,15 @@ class Stack:
         self._wait(lambda: port_open("127.0.0.1", self.mqtt_port), self.broker, "mosquitto to listen")
 
     def _start_rules(self, extra):
+        self.rules = self._spawn("ringmq-rules", self._rules_argv(extra))
+
+    def add_rules(self, name, extra=()):
+        """Another ringmq-rules with the first one's arguments (same broker,
+        store and client id: a hot standby on PostgreSQL); its Proc, logging
+        to <state dir>/<name>.log."""
+        return self._spawn(name, self._rules_argv(tuple(self.rules_args) + tuple(extra)))
+
+    def _rules_argv(self, extra):
         argv = [RULES, "--mqtt-host", "127.0.0.1", "--mqtt-port", str(self.mqtt_port),
                 "--service-secret-file", os.path.join(self.dir, "service_secret"),
                 "--db", self.db, "--client-id", self.rules_client_id, "--log-level", "debug"]
@@ -193,7 +244,7 @@ class Stack:
             argv += ["--ring-timeout-ms", str(self.ring_timeout_ms)]
         if self.config_path:
             argv += ["--config", self.config_path]
-        self.rules = self._spawn("ringmq-rules", argv + list(extra))
+        return argv + list(extra)
 
     def _bridge_argv(self, port):
         return [BRIDGE, "--listen", "127.0.0.1", "--port", str(port),

@@ -5,7 +5,6 @@ status, identity stamping, and refusing frames from outsiders.
 
 Every frame received here has already been validated against schemas/ by
 the Ws helper; the asserts below check the values."""
-import sqlite3
 import uuid
 
 import pytest
@@ -39,12 +38,8 @@ def parties(stack, n=2, prefix="u"):
 
 
 def db_call(stack, call_id):
-    con = sqlite3.connect(f"file:{stack.db}?mode=ro", uri=True, timeout=2)
-    try:
-        row = con.execute("SELECT status, end_reason, ended_by FROM calls WHERE id = ?", (call_id,)).fetchone()
-    finally:
-        con.close()
-    return row
+    rows = stack.db_rows("SELECT status, end_reason, ended_by FROM calls WHERE id = ?", (call_id,))
+    return rows[0] if rows else None
 
 
 def assert_status(stack, party, call_id, status, reason=None, ended_by=None):

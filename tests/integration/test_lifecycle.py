@@ -13,7 +13,6 @@ endpoint's 404s and notification.created (see the report of issue 3).
 
 Every frame received here has already been validated against schemas/ by
 the Ws helper; the asserts below check the values."""
-import sqlite3
 import time
 import urllib.request
 
@@ -68,11 +67,8 @@ def metrics(st):
 
 
 def db_row(st, call_id, cols):
-    con = sqlite3.connect(f"file:{st.db}?mode=ro", uri=True, timeout=2)
-    try:
-        return con.execute(f"SELECT {cols} FROM calls WHERE id = ?", (call_id,)).fetchone()
-    finally:
-        con.close()
+    rows = st.db_rows(f"SELECT {cols} FROM calls WHERE id = ?", (call_id,))
+    return rows[0] if rows else None
 
 
 @pytest.fixture

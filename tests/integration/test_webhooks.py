@@ -21,7 +21,6 @@ import queue
 import secrets
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -349,11 +348,7 @@ def kill_rules(st):
 
 
 def outbox_rows(st):
-    con = sqlite3.connect(f"file:{st.db}?mode=ro", uri=True, timeout=2)
-    try:
-        return con.execute("SELECT event_id FROM webhook_outbox ORDER BY seq").fetchall()
-    finally:
-        con.close()
+    return st.db_rows("SELECT event_id FROM webhook_outbox ORDER BY seq")
 
 
 def test_events_survive_sigkill_of_rules_between_change_and_delivery(request):

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "storefix.h"
 #include "presence.h"
 #include "replay.h"
 #include "requests.h"
@@ -234,7 +235,8 @@ static void test_presence_subscribed(void)
 
 int main(void)
 {
-	if (store_open(":memory:", &st) != STORE_OK)
+	storefix_say("test_replay");
+	if (storefix_open(&st) != STORE_OK)
 		return 1;
 	const char *members[] = {"alice", "bob", "eve"};
 	bool created;

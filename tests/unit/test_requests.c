@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "storefix.h"
 #include "requests.h"
 
 static struct store *st;
@@ -331,7 +332,8 @@ static void test_health_and_metrics(void)
 
 int main(void)
 {
-	if (store_open(":memory:", &st) != STORE_OK)
+	storefix_say("test_requests");
+	if (storefix_open(&st) != STORE_OK)
 		return 1;
 	test_basics();
 	test_conversations();

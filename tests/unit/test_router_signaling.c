@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "storefix.h"
 #include "presence.h"
 #include "requests.h"
 #include "signaling.h"
@@ -309,7 +310,8 @@ static void test_watch(void)
 
 int main(void)
 {
-	if (store_open(":memory:", &st) != STORE_OK)
+	storefix_say("test_router_signaling");
+	if (storefix_open(&st) != STORE_OK)
 		return 1;
 	const char *members[] = {"alice", "bob", "eve"};
 	bool created;

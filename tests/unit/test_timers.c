@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "storefix.h"
 #include "store.h"
 #include "timers.h"
 
@@ -78,7 +79,7 @@ static void test_pure(void)
 static void test_with_store(void)
 {
 	struct store *st = NULL;
-	CHECK_EQ_INT(store_open(":memory:", &st), STORE_OK);
+	CHECK_EQ_INT(storefix_open(&st), STORE_OK);
 	if (!st)
 		return;
 	const struct calls_limits lim = {.presence_grace_ms = 30000, .max_call_ms = 3600000};
@@ -173,6 +174,7 @@ static void test_with_store(void)
 
 int main(void)
 {
+	storefix_say("test_timers");
 	test_pure();
 	test_with_store();
 	return check_done("test_timers");
