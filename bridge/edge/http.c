@@ -536,38 +536,48 @@ static void route_disconnect(struct edge *e, struct lws *wsi, struct http_txn *t
 /* GET /healthz = GET /readyz: 200 when the broker link is up, rules
  * answers ping and its store is not failing; else 503. The body names the
  * part that is not (detail: rules' reason, may be NULL). */
+/* The body of /healthz and /readyz; rules_body (rules' answer to ping, may
+ * be NULL) gives which rules answered: rules_instance, store_kind. */
 static void answer_health(struct http_txn *t, const char *broker, const char *rules, const char *store,
-			  const char *detail)
+			  const char *detail, const json_t *rules_body)
 {
 	bool ok = !strcmp(broker, "up") && !strcmp(rules, "up") && strcmp(store, "failing") != 0;
 	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "status", ok ? "ok" : "unavailable", "broker", broker, "rules",
 			      rules, "store", store);
 	if (j && detail)
 		json_object_set_new(j, "store_detail", json_string(detail));
+	static const char *const about_rules[] = {"rules_instance", "store_kind"};
+	for (size_t i = 0; j && i < sizeof(about_rules) / sizeof(about_rules[0]); i++) {
+		const char *v = json_string_value(json_object_get(rules_body, about_rules[i]));
+		if (v)
+			json_object_set_new(j, about_rules[i], json_string(v));
+	}
 	answer_json(t, ok ? 200 : 503, j);
 }
 
-/* rules' answer to ping: {"store": "ok" | "failing", "store_detail"?};
- * a rules without the store check answers {} ("unknown"). */
+/* rules' answer to ping: {"store": "ok" | "failing", "store_detail"?,
+ * "rules_instance", "store_kind"}; a rules without the store check
+ * answers {} ("unknown"). Only the active rules is on the broker (a
+ * standby waits for the store's lock), so its instance is the active one. */
 static void route_healthz_answer(void *arg, int status, json_t *body)
 {
 	struct http_txn *t = arg;
 	t->req_key[0] = '\0';
 	if (status != 200) {
-		answer_health(t, "up", "down", "unknown", NULL);
+		answer_health(t, "up", "down", "unknown", NULL, NULL);
 		return;
 	}
 	const char *store = json_string_value(json_object_get(body, "store"));
 	bool failing = store && !strcmp(store, "failing");
 	answer_health(t, "up", "up", failing ? "failing" : store && !strcmp(store, "ok") ? "ok" : "unknown",
-		      failing ? json_string_value(json_object_get(body, "store_detail")) : NULL);
+		      failing ? json_string_value(json_object_get(body, "store_detail")) : NULL, body);
 }
 
 static void route_healthz(struct edge *e, struct http_txn *t)
 {
 	if (!broker_up(e->broker) ||
 	    ask_send(e->ask, json_pack("{s:s}", "op", "ping"), route_healthz_answer, t, t->req_key) != 0)
-		answer_health(t, "down", "unknown", "unknown", NULL);
+		answer_health(t, "down", "unknown", "unknown", NULL, NULL);
 }
 
 /* GET /livez: the process and its loop answer; asks no one. */

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "clock.h"
@@ -50,6 +51,7 @@
 #include "secret.h"
 #include "signaling.h"
 #include "store.h"
+#include "store_pg.h"
 #include "timers.h"
 #include "topics.h"
 #include "webhooks.h"
@@ -421,6 +423,19 @@ static void wait_with_webhooks(struct rules *r, int *wait_ms)
 			 store_outbox_count(r->st));
 }
 
+#define RULES_INSTANCE_MAX 300 /* "<host name>/<pid>" */
+
+/* Names this process for /healthz and /metrics/rules ("which rules is
+ * active": a standby is not on the broker, so whoever answers is). */
+static void rules_instance(char *out, size_t cap)
+{
+	char host[256];
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(out, cap, "%s/%ld", host, (long)getpid());
+}
+
 static const char about[] =
 	"Routes call signaling, owns call and conversation state (SQLite), answers\n"
 	"the bridges' requests, runs ring time-outs and ends stuck calls. See README.md.";
@@ -654,6 +669,11 @@ int main(int argc, char **argv)
 		goto out;
 	health_init(&r.health);
 	r.cfg.health = &r.health;
+	char instance[RULES_INSTANCE_MAX];
+	rules_instance(instance, sizeof(instance));
+	r.cfg.instance = instance;
+	r.cfg.store_kind = store_pg_is_conninfo(db) ? "postgresql" : "sqlite";
+	metrics_rules.instance = instance;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */

@@ -88,6 +88,11 @@ size_t metrics_rules_render(const struct rules_metrics *m, char *buf, size_t cap
 	promtext_family(&o, "ringmq_rules_store_healthy", "gauge",
 			"1 when rules' store was writable at the last health check (ping), 0 when failing, -1 before the first");
 	promtext_put(&o, "ringmq_rules_store_healthy %d\n", m->store_ok);
+	if (m->instance) {
+		promtext_family(&o, "ringmq_rules_active", "gauge",
+				"1 for the rules process that answers (the active one: a standby is not on the broker)");
+		promtext_put(&o, "ringmq_rules_active{instance=\"%s\"} 1\n", m->instance);
+	}
 	if (m->hooks.on) {
 		promtext_family(&o, "ringmq_rules_webhook_events_total", "counter",
 				"Webhook events since rules started: queued in the outbox, delivered (a 2xx), "

@@ -30,6 +30,7 @@ struct rules_metrics {
 	double store_write_sum_s;
 	uint64_t store_failures;            /* statements that failed (store.c) */
 	int store_ok;                       /* the last health check (health.h): 1 writable, 0 failing, -1 none yet */
+	const char *instance;               /* this process, "<host>/<pid>" (ringmq_rules_active); NULL: not shown */
 	struct {
 		int on;                     /* --webhook-url given: the families below are rendered */
 		uint64_t queued, delivered, failed, expired, overflow;

@@ -77,9 +77,13 @@ static int op_ping(struct req *r)
 	if (!r->cfg->health)
 		return answer(r, 200, json_object());
 	const char *why = health_check(r->cfg->health, r->st, r->now_ms);
-	if (!why)
-		return answer(r, 200, json_pack("{s:s}", "store", "ok"));
-	return answer(r, 200, json_pack("{s:s, s:s}", "store", "failing", "store_detail", why));
+	json_t *body = why ? json_pack("{s:s, s:s}", "store", "failing", "store_detail", why)
+			   : json_pack("{s:s}", "store", "ok");
+	if (body && r->cfg->instance)
+		json_object_set_new(body, "rules_instance", json_string(r->cfg->instance));
+	if (body && r->cfg->store_kind)
+		json_object_set_new(body, "store_kind", json_string(r->cfg->store_kind));
+	return answer(r, 200, body);
 }
 
 static int op_member(struct req *r)

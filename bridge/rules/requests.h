@@ -32,6 +32,8 @@
 struct requests_cfg {
 	int64_t ring_timeout_ms; /* a ringing call becomes missed after this */
 	struct health *health;   /* ping's store check (health.h); NULL: ping answers {} */
+	const char *instance;    /* this rules process, "<host>/<pid>" (ping; NULL: not said) */
+	const char *store_kind;  /* "sqlite" or "postgresql" (ping) */
 };
 
 /* Answers the request in payload (len bytes) at now_ms. Always sets

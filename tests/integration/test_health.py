@@ -78,7 +78,10 @@ def test_a_full_disk_makes_readyz_and_healthz_503_and_livez_stays_200(disk_stack
     for path in ("/livez", "/readyz", "/healthz"):
         res = get(st, path)
         assert res.status == 200, (path, res)
-    assert get(st, "/healthz").body == {"status": "ok", "broker": "up", "rules": "up", "store": "ok"}
+    body = get(st, "/healthz").body
+    assert {k: body[k] for k in ("status", "broker", "rules", "store")} == \
+        {"status": "ok", "broker": "up", "rules": "up", "store": "ok"}, body
+    assert body["rules_instance"].endswith(f"/{st.rules.p.pid}") and body["store_kind"] == "sqlite", body
     a_call_works(st)
 
     filler = os.path.join(tmpfs_dir, "filler")

@@ -9,6 +9,7 @@ ringing calls end missed, once, at their deadlines (kept in the store)."""
 import os
 import signal
 import time
+import urllib.request
 
 import pytest
 
@@ -102,9 +103,17 @@ def expect_missed_once(st, calls):
         assert st.db_rows("SELECT status, end_reason FROM calls WHERE id = ?", (c[4],)) == [("missed", "missed")]
 
 
+def health(st):
+    """/healthz's body (200 or 503)."""
+    return st.http.request("GET", "/healthz").body
+
+
 def test_sigkill_of_the_active_rules_while_calls_ring(pair):
     st, other = pair
     calls = ringing_calls(st)
+    before = health(st)
+    assert before["rules_instance"].endswith(f"/{st.rules.p.pid}"), before
+    assert before["store_kind"] == ("postgresql" if st.db.startswith("postgresql://") else "sqlite"), before
     st.rules.p.send_signal(signal.SIGKILL)
     st.rules.p.wait(5)
     t0 = time.monotonic()
@@ -115,6 +124,11 @@ def test_sigkill_of_the_active_rules_while_calls_ring(pair):
     assert took < TAKEOVER_S, took
     expect_candidates_once_in_order(calls)
     expect_missed_once(st, calls)
+    # /healthz and rules' metrics name the new active one.
+    wait_until(lambda: health(st).get("rules_instance", "").endswith(f"/{other.p.pid}"), 5,
+               what="/healthz to name the standby, now active")
+    with urllib.request.urlopen(st.base_url + "/metrics/rules", timeout=5) as r:
+        assert f'ringmq_rules_active{{instance="{health(st)["rules_instance"]}"}} 1' in r.read().decode()
     # The killed one, started again, is the standby now.
     again = st.add_rules("ringmq-rules-a2")
     wait_until(lambda: standby(st, "ringmq-rules-a2"), 5, what="the restarted rules to wait as the standby")
