@@ -47,7 +47,7 @@ import urllib.request
 import pytest
 
 from pgserver import PgServer
-from ringmq_client import REPO, Http, Ws, free_port, mint_token, port_open, stop_process, unique, wait_until
+from ringmq_client import REPO, Http, Ws, free_port, mint_token, port_open, stop_process, unique
 
 BUILD_DIR = os.path.abspath(os.environ.get("RINGMQ_BUILD_DIR", os.path.join(REPO, "build")))
 MOSQUITTO = os.environ.get("RINGMQ_MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto")
@@ -120,7 +120,71 @@ class Proc:
         return "\n".join(lines[-n:])
 
 
-class Stack:
+class StackClient:
+    """What tests ask of a stack: tokens, conversations, sockets and rows of
+    rules' store. The class using it has jwt_secret, http, db, _sockets,
+    ws_opts (extra Ws arguments) and ws_base_for(user) (where that user's
+    sockets go)."""
+
+    def token(self, user, name=None, **kw):
+        return mint_token(self.jwt_secret, sub=user, name=name if name is not None else user + "_name", **kw)
+
+    def conversation(self, members, conversation_id=None):
+        cid = conversation_id or unique("conv")
+        res = self.http.put_conversation(cid, members)
+        assert res.status == 201, f"PUT conversation: {res}"
+        return cid
+
+    def ws_label(self, user):
+        return str(user)
+
+    def db_rows(self, sql, params=()):
+        """The rows of a read-only query on the rules' store ("?" marks a
+        parameter), SQLite file or PostgreSQL alike."""
+        if self.db.startswith(("postgresql://", "postgres://")):
+            import psycopg2
+            con = psycopg2.connect(self.db)
+            try:
+                with con.cursor() as cur:
+                    cur.execute(sql.replace("?", "%s"), params)
+                    return cur.fetchall()
+            finally:
+                con.close()
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=2)
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
+
+    # -- parts
+
+    def ws_notify(self, user=None, token=None, name=None, **kw):
+        tok = token if token is not None else self.token(user)
+        ws = Ws(f"{self.ws_base_for(user)}/ws/notifications/?token={tok}",
+                name=name or f"notify[{self.ws_label(user)}]", **self.ws_opts, **kw)
+        self._sockets.append(ws)
+        return ws
+
+    def ws_chat(self, conversation_id, user=None, token=None, name=None, **kw):
+        tok = token if token is not None else self.token(user)
+        ws = Ws(f"{self.ws_base_for(user)}/ws/chat/{conversation_id}/?token={tok}",
+                name=name or f"chat[{self.ws_label(user)}@{conversation_id}]", **self.ws_opts, **kw)
+        self._sockets.append(ws)
+        return ws
+
+    def connect_notify(self, user, name=None):
+        """A notification socket past its connection.ack (returned as .ack)."""
+        ws = self.ws_notify(user, name=name)
+        ws.ack = ws.expect("connection.ack")
+        return ws
+
+    def connect_chat(self, conversation_id, user, name=None):
+        ws = self.ws_chat(conversation_id, user, name=name)
+        ws.ack = ws.expect("connection.ack")
+        return ws
+
+
+class Stack(StackClient):
     """mosquitto + ringmq-rules + ringmq-bridge. Use .http, .ws_notify(),
     .ws_chat(), .token(), .conversation()."""
 
@@ -174,25 +238,6 @@ class Stack:
         self.ws_opts = {}
         self._sockets = []
 
-    def db_rows(self, sql, params=()):
-        """The rows of a read-only query on the rules' store ("?" marks a
-        parameter), SQLite file or PostgreSQL alike."""
-        if self.db.startswith(("postgresql://", "postgres://")):
-            import psycopg2
-            con = psycopg2.connect(self.db)
-            try:
-                with con.cursor() as cur:
-                    cur.execute(sql.replace("?", "%s"), params)
-                    return cur.fetchall()
-            finally:
-                con.close()
-        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=2)
-        try:
-            return con.execute(sql, params).fetchall()
-        finally:
-            con.close()
-
-    # -- parts
     def _share_secrets_with_broker(self):
         """The auth plugin (mosquitto.conf: plugin_opt_*_secret_file run/...)
         reads both secrets after mosquitto, started as root, has dropped to
@@ -359,39 +404,9 @@ class Stack:
     def logs(self):
         return "\n".join(f"----- {p.name} ({' '.join(p.argv)}) -----\n{p.tail()}" for p in self.procs)
 
-    # -- helpers for tests
-    def token(self, user, name=None, **kw):
-        return mint_token(self.jwt_secret, sub=user, name=name if name is not None else user + "_name", **kw)
-
-    def conversation(self, members, conversation_id=None):
-        cid = conversation_id or unique("conv")
-        res = self.http.put_conversation(cid, members)
-        assert res.status == 201, f"PUT conversation: {res}"
-        return cid
-
-    def ws_notify(self, user=None, token=None, name=None, **kw):
-        tok = token if token is not None else self.token(user)
-        ws = Ws(f"{self.ws_base}/ws/notifications/?token={tok}", name=name or f"notify[{user}]", **self.ws_opts, **kw)
-        self._sockets.append(ws)
-        return ws
-
-    def ws_chat(self, conversation_id, user=None, token=None, name=None, **kw):
-        tok = token if token is not None else self.token(user)
-        ws = Ws(f"{self.ws_base}/ws/chat/{conversation_id}/?token={tok}",
-                name=name or f"chat[{user}@{conversation_id}]", **self.ws_opts, **kw)
-        self._sockets.append(ws)
-        return ws
-
-    def connect_notify(self, user, name=None):
-        """A notification socket past its connection.ack (returned as .ack)."""
-        ws = self.ws_notify(user, name=name)
-        ws.ack = ws.expect("connection.ack")
-        return ws
-
-    def connect_chat(self, conversation_id, user, name=None):
-        ws = self.ws_chat(conversation_id, user, name=name)
-        ws.ack = ws.expect("connection.ack")
-        return ws
+    # -- helpers for tests: StackClient's, and where sockets go
+    def ws_base_for(self, user):
+        return self.ws_base
 
 
 def _make_stack(request, **kw):
