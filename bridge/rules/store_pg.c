@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 /* The key of the session-scoped advisory lock the active rules holds, and
  * of the transaction-scoped one migrations take ("ringmq" in ASCII). */
@@ -267,7 +268,9 @@ static PGresult *run(struct store_pg *pg, enum pstmt s, const struct params *p, 
  * rows it changed. */
 static int cmd(struct store_pg *pg, enum pstmt s, const struct params *p, const char *where, int *changed)
 {
+	int64_t t0 = clock_mono_us(); /* statements without rows are the writes (and BEGIN/COMMIT): timed */
 	PGresult *r = run(pg, s, p, where, NULL);
+	metrics_store_write(&metrics_rules, clock_mono_us() - t0);
 	if (!r)
 		return STORE_EDB;
 	if (changed)

@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import shutil
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -164,7 +163,6 @@ def test_django_membership_sync_after_commit(dj):
     print(f"removal: bob's open chat socket closed {code} {took:.3f}s after the commit")
     assert code == 4403
     assert took < 2.0      # the contract's bound for closing open sockets
-    t0 = time.monotonic()
     again = dj.stack.ws_chat(str(conv.pk), token=tok["bob"])
     assert again.expect_close() == 4403 and time.monotonic() - t_commit < REFLECT_S + 0.5
     a_ws.expect_nothing(within=0.2)
@@ -320,12 +318,9 @@ def test_django_logout_disconnects_the_users_sockets(dj):
 
 
 def _rules_rows(dj):
-    db = sqlite3.connect(f"file:{dj.stack.db}?mode=ro", uri=True, timeout=10)
-    try:
-        convs = db.execute("SELECT id, created_at FROM conversations ORDER BY id").fetchall()
-        members = db.execute("SELECT conversation_id, user_id FROM members ORDER BY 1, 2").fetchall()
-    finally:
-        db.close()
+    """rules' own conversations and members (its SQLite file or PostgreSQL)."""
+    convs = [tuple(r) for r in dj.stack.db_rows("SELECT id, created_at FROM conversations ORDER BY id")]
+    members = [tuple(r) for r in dj.stack.db_rows("SELECT conversation_id, user_id FROM members ORDER BY 1, 2")]
     return convs, members
 
 
