@@ -63,7 +63,7 @@ def multiarch():
 ARCH = multiarch()
 PLUGIN = f"{PREFIX}/lib/{ARCH}/mosquitto/ringmq_auth.so"
 UNITS = ("ringmq-bridge.service", "ringmq-rules.service")
-BINARIES = ("ringmq-bridge", "ringmq-rules", "ringmq-token")
+BINARIES = ("ringmq-bridge", "ringmq-rules", "ringmq-token", "ringmq-ejabberd-auth")
 SNIPPET = f"{PREFIX}/share/ringmq/mosquitto/ringmq.conf"
 EXAMPLE = f"{PREFIX}/share/ringmq/etc/ringmq.conf"
 CONFIG = "/etc/ringmq/ringmq.conf"
