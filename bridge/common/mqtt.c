@@ -156,6 +156,7 @@ struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cb
 		goto fail;
 	mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	mosquitto_int_option(l->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+	mosquitto_int_option(l->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, MQTT_RECEIVE_MAX);
 	mosquitto_connect_v5_callback_set(l->mosq, cb_connect);
 	mosquitto_disconnect_v5_callback_set(l->mosq, cb_disconnect);
 	mosquitto_message_v5_callback_set(l->mosq, cb_message);

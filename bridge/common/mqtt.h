@@ -23,6 +23,14 @@
 #define MQTT_RETRY_MAX_MS 5000        /* ... up to this */
 #define MQTT_RETRY_JITTER_PCT 25      /* each delay is the step +- this much */
 #define MQTT_CONNECT_TIMEOUT_MS 5000  /* TCP connect + CONNACK, checked by mqtt_link_on_tick */
+/* The Receive Maximum each link sends in its CONNECT. mosquitto 2.0 takes a
+ * v5 client's Receive Maximum as its in-flight window toward that client,
+ * in place of max_inflight_messages; libmosquitto's default is 20. A link
+ * carries everyone's traffic (the bridge's routed frames, rules' input),
+ * and what passes the window plus max_queued_messages the broker drops
+ * without a word: the largest window the protocol allows (the broker's
+ * queue limits then only bound phones). */
+#define MQTT_RECEIVE_MAX 65535
 
 struct mqtt_cfg {
 	const char *host;        /* default 127.0.0.1 */
