@@ -63,7 +63,7 @@ max_packet_size 262144
 log_dest stderr
 log_type error
 log_type warning
-log_type notice
+log_type ${BENCH_LOG_TYPE:-notice}
 CONF
 	mosquitto -c "$conf" >"$BENCH_TMP/$name-mosquitto.log" 2>&1 &
 	BROKER_PID=$!

@@ -342,6 +342,9 @@ static void sum_pairs(struct worker *w)
 		w->st->seq_gaps += s.gaps;
 		w->st->seq_tail += s.tail;
 		w->st->seq_silent += missing > 0 ? missing : 0;
+		if (trace && missing > 0)
+			fprintf(stderr, "silent: pair %d sent %lld delivered %lld errors %lld highest %lld\n", w->pairs[i],
+				(long long)p->sent, (long long)s.delivered, (long long)p->errors, (long long)p->seen.max_seen);
 		seqcheck_free(&p->seen);
 	}
 	__atomic_store_n(&w->st->summed, 1, __ATOMIC_RELEASE);
