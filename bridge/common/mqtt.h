@@ -118,6 +118,12 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
  * NULL) names it in on_subscribed. */
 int mqtt_link_subscribe(struct mqtt_link *l, const char *topic, int qos, int *mid);
 int mqtt_link_unsubscribe(struct mqtt_link *l, const char *topic);
+/* QoS 1 publishes of this link the broker has not acknowledged yet: in
+ * flight, or still in libmosquitto's queue behind the broker's Receive
+ * Maximum (which bounds only what is in flight). Counted from
+ * mqtt_link_publish to PUBACK; back to 0 on a CONNACK without a session
+ * (the library's queue starts anew). Changes nothing. */
+unsigned mqtt_link_unacked(const struct mqtt_link *l);
 
 /* The first user property called name, copied into buf (NUL-terminated,
  * cut to cap - 1). Returns buf, or NULL when absent. */
