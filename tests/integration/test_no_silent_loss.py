@@ -19,8 +19,8 @@ import pytest
 from conftest import BUILD_DIR, _make_stack
 
 LOADGEN = os.environ.get("RINGMQ_LOADGEN") or os.path.join(BUILD_DIR, "bench", "ringmq-loadgen")
-PAIRS = 300          # caller/receiver pairs, each a chat socket and a notification socket
-WINDOW = 4           # numbered offers in flight per pair: 1,200 in all, 2,400 copies toward the bridge
+PAIRS = 1000         # caller/receiver pairs, each a chat socket and a notification socket
+WINDOW = 5           # numbered offers in flight per pair: 5,000 in all, 10,000 copies toward the bridge
 OFFER_BYTES = 4096   # a real SDP's size
 RUN_S = 4            # seconds of sending
 DRAIN_S = 60         # bound on the wait for the last frames (ends when all arrived)
