@@ -771,7 +771,7 @@ static void print_accounting(const struct wstat *t, FILE *jf)
 			       (long long)t->err_code[k]);
 	printf("  %-24s %12lld  (%.3f%%)\n", "silent (no frame, no error)", (long long)t->seq_silent,
 	       t->sent ? 100.0 * (double)t->seq_silent / (double)t->sent : 0.0);
-	printf("  %-24s %12lld\n", "  gaps (overtaken)", (long long)t->seq_gaps);
+	printf("  %-24s %12lld\n", "  gaps (refused incl.)", (long long)t->seq_gaps);
 	printf("  %-24s %12lld\n", "  tail (none after)", (long long)t->seq_tail);
 	printf("  %-24s %12lld\n", "out of order", (long long)t->seq_reordered);
 	printf("  %-24s %12lld\n", "duplicates", (long long)t->seq_dups);
