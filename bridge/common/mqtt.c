@@ -107,6 +107,8 @@ static void cb_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		l->cbs.on_message(l->user, msg, props);
 }
 
+/* PUBACK of a QoS 1 publish (libmosquitto also calls this once a QoS 0
+ * publish is written; the links send none, and it could only undercount). */
 static void cb_publish(struct mosquitto *m, void *obj, int mid, int reason, const mosquitto_property *props)
 {
 	struct mqtt_link *l = obj;

@@ -28,8 +28,9 @@
  * in place of max_inflight_messages; libmosquitto's default is 20. A link
  * carries everyone's traffic (the bridge's routed frames, rules' input),
  * and what passes the window plus max_queued_messages the broker drops
- * without a word: the largest window the protocol allows (the broker's
- * queue limits then only bound phones). */
+ * without a word: the largest window the protocol allows (the queue
+ * bounds in mosquitto.conf still apply to every client; bench/NOTES.md,
+ * "Silent losses at saturation"). */
 #define MQTT_RECEIVE_MAX 65535
 
 struct mqtt_cfg {
