@@ -35,8 +35,18 @@ bench_wait_http() { # bench_wait_http URL WHAT
 	return 1
 }
 
+# bench_conf_value KEY DEFAULT: KEY's value in the repo's mosquitto.conf
+# (the shipped limits), or DEFAULT when the file does not set it.
+bench_conf_value() {
+	local v
+	v=$(awk -v k="$1" '$1 == k { v = $2 } END { print v }' mosquitto.conf)
+	echo "${v:-$2}"
+}
+
 # bench_broker NAME: mosquitto on a free port; sets MQTT_PORT and BROKER_PID.
-# The conf mirrors the repo's mosquitto.conf minus persistence and logging.
+# The conf mirrors the repo's mosquitto.conf minus persistence, auth and
+# logging: its queue and in-flight limits are the repo's (what ships), unless
+# $BENCH_INFLIGHT, $BENCH_QUEUED or $BENCH_QUEUED_BYTES say otherwise.
 bench_broker() {
 	local name=$1 conf
 	MQTT_PORT=$(bench_free_port)
@@ -46,13 +56,14 @@ listener $MQTT_PORT 127.0.0.1
 allow_anonymous true
 set_tcp_nodelay true
 persistence false
-max_inflight_messages ${BENCH_INFLIGHT:-100}
-max_queued_messages ${BENCH_QUEUED:-100000}
-max_queued_bytes 0
+max_inflight_messages ${BENCH_INFLIGHT:-$(bench_conf_value max_inflight_messages 20)}
+max_queued_messages ${BENCH_QUEUED:-$(bench_conf_value max_queued_messages 1000)}
+max_queued_bytes ${BENCH_QUEUED_BYTES:-$(bench_conf_value max_queued_bytes 0)}
 max_packet_size 262144
 log_dest stderr
 log_type error
 log_type warning
+log_type ${BENCH_LOG_TYPE:-notice}
 CONF
 	mosquitto -c "$conf" >"$BENCH_TMP/$name-mosquitto.log" 2>&1 &
 	BROKER_PID=$!

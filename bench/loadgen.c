@@ -12,7 +12,12 @@
  * parent paces the phases, prints a progress line, the table and the JSON.
  *
  * Latency = CLOCK_MONOTONIC when B's socket received the frame minus the
- * bench_ts A's socket put into the offer right before lws_write(). */
+ * bench_ts A's socket put into the offer right before lws_write().
+ * Each offer also carries bench_seq, its number within the pair (0, 1, ...):
+ * B's arrivals go to seqcheck.c, and at the end every pair's frames are
+ * accounted for: delivered, answered with an error frame (by code, counted
+ * per pair on A's socket), or silent (neither: gaps and tail), plus the
+ * duplicates and the out-of-order arrivals. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -39,9 +44,11 @@
 #include <libwebsockets.h>
 
 #include "benchutil.h"
+#include "frames.h"
 #include "httpc.h"
 #include "jwt.h"
 #include "secret.h"
+#include "seqcheck.h"
 
 #define MAX_WORKERS 16
 #define SOCKETS_PER_PROC 9000 /* well under the 20000 descriptors a process may hold */
@@ -49,6 +56,7 @@
 #define TICK_US 1000
 #define TICK_IDLE_US 20000
 #define TOKEN_TTL_S 7200
+#define DRAIN_DEFAULT_S 3.0 /* after sending stops, how long frames may still arrive */
 
 enum scenario { SC_LATENCY, SC_THROUGHPUT, SC_IDLE, SC_STORM, SC_INITIATE };
 static const char *const scenario_names[] = {"latency", "throughput", "idle", "storm", "initiate"};
@@ -61,7 +69,7 @@ struct opts {
 	int port;
 	const char *secret_file, *api_key_file;
 	int workers, pairs, window, sockets, concurrency, count, offer_bytes;
-	double rate, duration, warmup, connect_timeout;
+	double rate, duration, warmup, connect_timeout, drain;
 	const char *label, *out, *prefix;
 	bool check;
 	bool libev;
@@ -81,6 +89,10 @@ struct wstat {
 	volatile int64_t sent, sent_measured, recv, recv_measured, echo, errors, incoming, lost_incoming;
 	volatile int64_t nsamples, nsamples2;
 	volatile int64_t first_start_ns, last_ack_ns, max_lag_ns;
+	/* per-pair accounting of numbered offers, summed when the worker stops */
+	volatile int64_t seq_delivered, seq_dups, seq_reordered, seq_gaps, seq_tail, seq_silent;
+	volatile int64_t err_code[FRAMES_CODE_COUNT + 1]; /* error frames by code; the last: unknown codes */
+	volatile int summed;
 	volatile int exited;
 };
 
@@ -106,6 +118,8 @@ struct pair {
 	char *offer_head; /* {"type":"call.offer",... "bench_ts": */
 	size_t offer_head_len;
 	volatile int64_t t_sent, seq_sent, seq_got; /* initiate scenario */
+	int64_t errors;       /* error frames on A's socket */
+	struct seqcheck seen; /* B's arrivals (worker-private memory) */
 };
 
 enum ckind { K_CHAT, K_NOTIFY };
@@ -173,18 +187,19 @@ static void build_offer_head(struct pair *p)
 		memcpy(s + len, line, sizeof(line) - 1);
 		len += sizeof(line) - 1;
 	}
-	len += (size_t)snprintf(s + len, cap - len, "\",\"bench_ts\":");
+	len += (size_t)snprintf(s + len, cap - len, "\",\"bench_seq\":");
 	p->offer_head = s;
 	p->offer_head_len = len;
 }
 
-/* Value of the integer after "bench_ts": in buf, or -1. */
-static int64_t find_ts(const char *buf, size_t len)
+/* Value of the integer after key (quoted, with its quotes) in buf, or -1. */
+static int64_t find_int(const char *buf, size_t len, const char *key)
 {
-	const char *k = memmem(buf, len, "\"bench_ts\"", 10);
+	size_t klen = strlen(key);
+	const char *k = memmem(buf, len, key, klen);
 	if (!k)
 		return -1;
-	k += 10;
+	k += klen;
 	while (k < buf + len && (*k == ':' || *k == ' '))
 		k++;
 	return strtoll(k, NULL, 10);
@@ -207,6 +222,8 @@ static bool type_is(const char *buf, size_t len, const char *type)
 }
 
 /* --- the worker's loop --------------------------------------------------- */
+
+static void sum_pairs(struct worker *w);
 
 static void open_conn(struct worker *w, int i)
 {
@@ -253,6 +270,8 @@ static void tick(struct worker *w)
 	int64_t now = bench_now_ns();
 	int phase = SH->phase;
 	if (phase == PH_STOP) {
+		if (!w->quit)
+			sum_pairs(w);
 		w->quit = true;
 		if (w->loop)
 			ev_break(w->loop, EVBREAK_ALL);
@@ -291,6 +310,46 @@ static void log_err(struct worker *w, const char *what, const char *buf, size_t 
 		fprintf(stderr, "loadgen[w%d]: %s: %.*s\n", w->id, what, (int)(len > 300 ? 300 : len), buf ? buf : "");
 }
 
+/* An error frame's code, tallied by name. */
+static void count_error(struct worker *w, const char *buf, size_t len)
+{
+	char code[32] = "";
+	const char *k = memmem(buf, len, "\"code\":\"", 8);
+	if (k) {
+		k += 8;
+		size_t n = 0;
+		while (k + n < buf + len && k[n] != '"' && n < sizeof(code) - 1)
+			n++;
+		memcpy(code, k, n);
+		code[n] = '\0';
+	}
+	int i = frames_code_parse(code);
+	w->st->err_code[i > 0 ? i : FRAMES_CODE_COUNT]++;
+}
+
+/* At the stop: every pair of this worker accounted for, into its wstat.
+ * Silent = sent, not delivered, and not answered with an error frame. */
+static void sum_pairs(struct worker *w)
+{
+	for (int i = 0; i < w->npairs; i++) {
+		struct pair *p = &PAIRS[w->pairs[i]];
+		struct seqcheck_sum s;
+		seqcheck_sum(&p->seen, p->sent, &s);
+		int64_t missing = p->sent - s.delivered - p->errors;
+		w->st->seq_delivered += s.delivered;
+		w->st->seq_dups += s.duplicates;
+		w->st->seq_reordered += s.reordered;
+		w->st->seq_gaps += s.gaps;
+		w->st->seq_tail += s.tail;
+		w->st->seq_silent += missing > 0 ? missing : 0;
+		if (trace && missing > 0)
+			fprintf(stderr, "silent: pair %d sent %lld delivered %lld errors %lld highest %lld\n", w->pairs[i],
+				(long long)p->sent, (long long)s.delivered, (long long)p->errors, (long long)p->seen.max_seen);
+		seqcheck_free(&p->seen);
+	}
+	__atomic_store_n(&w->st->summed, 1, __ATOMIC_RELEASE);
+}
+
 static void on_frame(struct worker *w, struct conn *c, const char *buf, size_t len)
 {
 	int64_t now = bench_now_ns();
@@ -307,16 +366,36 @@ static void on_frame(struct worker *w, struct conn *c, const char *buf, size_t l
 			lws_callback_on_writable(c->wsi);
 		return;
 	}
+	/* before the offer: an error frame names the type it refuses ("ref") */
+	if (type_is(buf, len, "error")) {
+		w->st->errors++;
+		count_error(w, buf, len);
+		log_err(w, "error frame", buf, len);
+		struct pair *p = c->pair >= 0 ? &PAIRS[c->pair] : NULL;
+		if (p && c->kind == K_CHAT) {
+			p->errors++;
+			/* an answered frame leaves the window too */
+			if (O.sc == SC_THROUGHPUT && now < SH->t_stop_send)
+				want_send(w, p->a_conn);
+		}
+		return;
+	}
 	if (has(buf, len, "\"call.offer\"")) {
 		if (c->kind == K_CHAT) {
 			w->st->echo++;
 			return;
 		}
-		int64_t ts = find_ts(buf, len);
+		int64_t ts = find_int(buf, len, "\"bench_ts\"");
 		struct pair *p = c->pair >= 0 ? &PAIRS[c->pair] : NULL;
 		w->st->recv++;
-		if (p)
+		if (p) {
 			p->recv++;
+			enum seqcheck_arrival a = seqcheck_arrive(&p->seen, find_int(buf, len, "\"bench_seq\""));
+			if (a == SEQ_BAD)
+				log_err(w, "offer without a usable bench_seq", buf, len);
+			if (trace && a == SEQ_REORDERED)
+				fprintf(stderr, "reordered: pair %d\n", c->pair);
+		}
 		if (ts > 0 && ts >= SH->t_measure && ts < SH->t_stop_send) {
 			w->st->recv_measured++;
 			add_sample(w->smp, &w->st->nsamples, (uint64_t)(now - ts));
@@ -340,23 +419,19 @@ static void on_frame(struct worker *w, struct conn *c, const char *buf, size_t l
 		}
 		return;
 	}
-	if (type_is(buf, len, "error")) {
-		w->st->errors++;
-		log_err(w, "error frame", buf, len);
-	}
 }
 
 static int send_offer(struct worker *w, struct conn *c)
 {
 	struct pair *p = &PAIRS[c->pair];
-	size_t cap = LWS_PRE + p->offer_head_len + 48;
+	size_t cap = LWS_PRE + p->offer_head_len + 64;
 	unsigned char stackbuf[LWS_PRE + 8192], *buf = cap <= sizeof(stackbuf) ? stackbuf : malloc(cap);
 	if (!buf)
 		return -1;
 	memcpy(buf + LWS_PRE, p->offer_head, p->offer_head_len);
 	int64_t ts = bench_now_ns();
-	size_t len = p->offer_head_len +
-		     (size_t)snprintf((char *)buf + LWS_PRE + p->offer_head_len, 48, "%lld}}", (long long)ts);
+	size_t len = p->offer_head_len + (size_t)snprintf((char *)buf + LWS_PRE + p->offer_head_len, 64,
+							  "%lld,\"bench_ts\":%lld}}", (long long)p->sent, (long long)ts);
 	int n = lws_write(c->wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT);
 	if (buf != stackbuf)
 		free(buf);
@@ -655,6 +730,15 @@ static void sum_stats(struct wstat *t)
 		t->lost_incoming += s->lost_incoming;
 		t->nsamples += s->nsamples;
 		t->nsamples2 += s->nsamples2;
+		t->seq_delivered += s->seq_delivered;
+		t->seq_dups += s->seq_dups;
+		t->seq_reordered += s->seq_reordered;
+		t->seq_gaps += s->seq_gaps;
+		t->seq_tail += s->seq_tail;
+		t->seq_silent += s->seq_silent;
+		t->summed += s->summed;
+		for (int k = 0; k <= FRAMES_CODE_COUNT; k++)
+			t->err_code[k] += s->err_code[k];
 		if (s->max_lag_ns > t->max_lag_ns)
 			t->max_lag_ns = s->max_lag_ns;
 		if (s->first_start_ns && (!t->first_start_ns || s->first_start_ns < t->first_start_ns))
@@ -671,6 +755,41 @@ static void progress(const char *what)
 	fprintf(stderr, "\r%-10s open %lld acked %lld failed %lld | sent %lld recv %lld errors %lld   ", what,
 		(long long)t.opened, (long long)t.acked, (long long)t.failed, (long long)t.sent, (long long)t.recv,
 		(long long)t.errors);
+}
+
+/* Every numbered offer of the run (warm-up included) accounted for. */
+static void print_accounting(const struct wstat *t, FILE *jf)
+{
+	printf("  every offer (warm-up and drain included), by bench_seq, %d of %d workers summed:\n", t->summed,
+	       O.workers);
+	printf("  %-24s %12lld\n", "sent", (long long)t->sent);
+	printf("  %-24s %12lld\n", "delivered", (long long)t->seq_delivered);
+	printf("  %-24s %12lld\n", "error frames", (long long)t->errors);
+	for (int k = 1; k <= FRAMES_CODE_COUNT; k++)
+		if (t->err_code[k])
+			printf("    %-22s %12lld\n", k < FRAMES_CODE_COUNT ? frames_code_name(k) : "(other)",
+			       (long long)t->err_code[k]);
+	printf("  %-24s %12lld  (%.3f%%)\n", "silent (no frame, no error)", (long long)t->seq_silent,
+	       t->sent ? 100.0 * (double)t->seq_silent / (double)t->sent : 0.0);
+	printf("  %-24s %12lld\n", "  gaps (refused incl.)", (long long)t->seq_gaps);
+	printf("  %-24s %12lld\n", "  tail (none after)", (long long)t->seq_tail);
+	printf("  %-24s %12lld\n", "out of order", (long long)t->seq_reordered);
+	printf("  %-24s %12lld\n", "duplicates", (long long)t->seq_dups);
+	if (!jf)
+		return;
+	fprintf(jf, "\"accounting\": {\"sent\": %lld, \"delivered\": %lld, \"errors\": %lld, \"silent\": %lld, "
+		    "\"gaps\": %lld, \"tail\": %lld, \"reordered\": %lld, \"duplicates\": %lld, \"error_codes\": {",
+		(long long)t->sent, (long long)t->seq_delivered, (long long)t->errors, (long long)t->seq_silent,
+		(long long)t->seq_gaps, (long long)t->seq_tail, (long long)t->seq_reordered, (long long)t->seq_dups);
+	const char *sep = "";
+	for (int k = 1; k <= FRAMES_CODE_COUNT; k++) {
+		if (!t->err_code[k])
+			continue;
+		fprintf(jf, "%s\"%s\": %lld", sep, k < FRAMES_CODE_COUNT ? frames_code_name(k) : "other",
+			(long long)t->err_code[k]);
+		sep = ", ";
+	}
+	fprintf(jf, "}}, ");
 }
 
 static uint64_t *merge(uint64_t *base, bool second, size_t *n)
@@ -716,6 +835,7 @@ static void usage(FILE *f)
 		"  --count N              initiates, one fresh pair each (default 2000)\n"
 		"  --offer-bytes N        size of an offer frame (default 600)\n"
 		"  --connect-timeout S    per socket (default 30)\n"
+		"  --drain S              after sending stops, wait up to S for the last frames (default 3)\n"
 		"  --pid NAME=PID         a process to report CPU and RSS of (repeatable)\n"
 		"  --label L              name of the system under test in the JSON (default ringmq)\n"
 		"  --prefix P             prefix of user and conversation ids (default: random)\n"
@@ -738,7 +858,7 @@ static int parse_args(int argc, char **argv)
 		{"connect-timeout", required_argument, NULL, 'T'}, {"pid", required_argument, NULL, 'i'},
 		{"label", required_argument, NULL, 'l'},     {"prefix", required_argument, NULL, 'x'},
 		{"out", required_argument, NULL, 'o'},	     {"check", no_argument, NULL, 'K'},
-		{"loop", required_argument, NULL, 'L'},
+		{"loop", required_argument, NULL, 'L'},      {"drain", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
 	};
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -770,6 +890,7 @@ static int parse_args(int argc, char **argv)
 	O.count = 2000;
 	O.offer_bytes = 600;
 	O.connect_timeout = 30;
+	O.drain = DRAIN_DEFAULT_S;
 	O.label = "ringmq";
 	O.libev = true;
 	optind = 2;
@@ -791,6 +912,7 @@ static int parse_args(int argc, char **argv)
 		case 'C': O.count = atoi(optarg); break;
 		case 'b': O.offer_bytes = atoi(optarg); break;
 		case 'T': O.connect_timeout = atof(optarg); break;
+		case 'D': O.drain = atof(optarg); break;
 		case 'i':
 			if (bench_procs_add(&O.procs, optarg)) {
 				fprintf(stderr, "ringmq-loadgen: bad --pid %s (NAME=PID, at most %d)\n", optarg, BENCH_MAX_PIDS);
@@ -823,7 +945,7 @@ static int parse_args(int argc, char **argv)
 	if (O.sockets < 0)
 		O.sockets = O.sc == SC_IDLE ? 19000 : 10000;
 	if (O.pairs < 1 || O.rate <= 0 || O.duration <= 0 || O.window < 1 || O.sockets < 1 || O.concurrency < 1 ||
-	    O.count < 1 || O.offer_bytes < 100 || O.offer_bytes > 60000) {
+	    O.count < 1 || O.offer_bytes < 100 || O.offer_bytes > 60000 || O.drain < 0 || O.drain > 600) {
 		fprintf(stderr, "ringmq-loadgen: a value is out of range (see --help)\n");
 		return 2;
 	}
@@ -928,6 +1050,8 @@ int main(int argc, char **argv)
 		if (PAIRS == MAP_FAILED)
 			return 1;
 		memset(PAIRS, 0, sizeof(*PAIRS) * (size_t)NPAIRS);
+		for (int i = 0; i < NPAIRS; i++)
+			seqcheck_init(&PAIRS[i].seen);
 		for (int i = 0; i < NPAIRS; i++) {
 			snprintf(PAIRS[i].cid, sizeof(PAIRS[i].cid), "%sc%d", prefix, i);
 			snprintf(PAIRS[i].a, sizeof(PAIRS[i].a), "%sa%d", prefix, i);
@@ -1042,10 +1166,10 @@ int main(int argc, char **argv)
 		bench_procs_stop(&procs);
 		elapsed = O.duration;
 		/* drain: frames still in flight */
-		int64_t drain_until = bench_now_ns() + 3000000000LL;
+		int64_t drain_until = bench_now_ns() + (int64_t)(O.drain * 1e9);
 		while (bench_now_ns() < drain_until && !interrupted) {
 			sum_stats(&t);
-			if (t.recv >= t.sent)
+			if (t.recv + t.errors >= t.sent)
 				break;
 			usleep(50000);
 		}
@@ -1127,6 +1251,7 @@ int main(int argc, char **argv)
 		printf("  %-24s %12.1f\n", "latency max (us)", p1.max_us);
 		if (O.sc == SC_LATENCY)
 			printf("  %-24s %12.1f\n", "generator max tick gap (us)", (double)t.max_lag_ns / 1000.0);
+		print_accounting(&t, jf);
 		if (jf) {
 			fprintf(jf,
 				"\"pairs\": %d, \"offer_bytes\": %d, \"target_rate\": %.0f, \"window\": %d, \"duration_s\": %.1f, "
@@ -1217,10 +1342,13 @@ int main(int argc, char **argv)
 	free(all1);
 	free(all2);
 	bool bad = failed || t.failed || t.closed_early || lost > 0 || t.errors > 0 ||
-		   (O.sc != SC_IDLE && n1 == 0);
+		   (O.sc != SC_IDLE && n1 == 0) || t.seq_silent || t.seq_reordered || t.seq_dups;
 	if (O.check && bad) {
-		fprintf(stderr, "ringmq-loadgen: check failed (failed %lld, closed %lld, lost %lld, errors %lld, samples %zu)\n",
-			(long long)t.failed, (long long)t.closed_early, lost, (long long)t.errors, n1);
+		fprintf(stderr,
+			"ringmq-loadgen: check failed (failed %lld, closed %lld, lost %lld, errors %lld, samples %zu, "
+			"silent %lld, reordered %lld, duplicates %lld)\n",
+			(long long)t.failed, (long long)t.closed_early, lost, (long long)t.errors, n1,
+			(long long)t.seq_silent, (long long)t.seq_reordered, (long long)t.seq_dups);
 		return 1;
 	}
 	return failed ? 1 : 0;

@@ -27,6 +27,7 @@ struct mqtt_link {
 	bool tls;           /* cfg->tls.on */
 	uint32_t session_expiry_s;
 	bool up;            /* CONNACK accepted, not lost since */
+	unsigned unacked;   /* QoS 1 publishes without PUBACK (mqtt_link_unacked) */
 	bool sock_open;     /* a socket exists (maybe still connecting, maybe before CONNACK) */
 	int backoff_ms;     /* the step of the next back-off delay */
 	int64_t retry_at;   /* monotonic ms of the next attempt */
@@ -169,6 +170,8 @@ static void cb_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 		return;
 	}
 	l->up = true;
+	if (!(flags & 1))
+		l->unacked = 0;
 	l->backoff_ms = MQTT_RETRY_MIN_MS;
 	log_info("broker %s:%d connected%s", HOST(l), PORT(l), (flags & 1) ? " (session present)" : "");
 	if (l->cbs.on_up)
@@ -191,6 +194,15 @@ static void cb_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	struct mqtt_link *l = obj;
 	if (l->cbs.on_message)
 		l->cbs.on_message(l->user, msg, props);
+}
+
+/* PUBACK of a QoS 1 publish (libmosquitto also calls this once a QoS 0
+ * publish is written; the links send none, and it could only undercount). */
+static void cb_publish(struct mosquitto *m, void *obj, int mid, int reason, const mosquitto_property *props)
+{
+	struct mqtt_link *l = obj;
+	if (l->unacked)
+		l->unacked--;
 }
 
 static void cb_subscribe(struct mosquitto *m, void *obj, int mid, int count, const int *granted,
@@ -249,6 +261,7 @@ struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cb
 		goto fail;
 	mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	mosquitto_int_option(l->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+	mosquitto_int_option(l->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, MQTT_RECEIVE_MAX);
 	mosquitto_connect_v5_callback_set(l->mosq, cb_connect);
 	mosquitto_disconnect_v5_callback_set(l->mosq, cb_disconnect);
 	mosquitto_message_v5_callback_set(l->mosq, cb_message);
@@ -256,6 +269,7 @@ struct mqtt_link *mqtt_link_new(const struct mqtt_cfg *cfg, const struct mqtt_cb
 	mosquitto_log_callback_set(l->mosq, cb_log);
 	if (cfg->tls.on && mqtt_tls_apply(l->mosq, &cfg->tls) != MOSQ_ERR_SUCCESS)
 		goto fail;
+	mosquitto_publish_v5_callback_set(l->mosq, cb_publish);
 	if (l->username && mosquitto_username_pw_set(l->mosq, l->username, l->password) != MOSQ_ERR_SUCCESS)
 		goto fail;
 	if (l->will_topic &&
@@ -506,7 +520,14 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
 		log_warn("%s: %s: %s", __func__, topic, mosquitto_strerror(rc));
 		return -1;
 	}
+	if (opt->qos > 0)
+		l->unacked++;
 	return 0;
+}
+
+unsigned mqtt_link_unacked(const struct mqtt_link *l)
+{
+	return l->unacked;
 }
 
 int mqtt_link_subscribe(struct mqtt_link *l, const char *topic, int qos, int *mid)

@@ -30,6 +30,15 @@
 #define MQTT_CONNECT_TIMEOUT_MS 5000  /* TCP connect (+ TLS handshake) + CONNACK, checked by mqtt_link_on_tick */
 #define MQTT_TLS_HELD_READS 8192      /* reads of what TLS holds, per readable event (a 16 KiB record of 2-byte packets) */
 #define MQTT_HOSTS_MAX 8              /* brokers in one cfg->host list */
+/* The Receive Maximum each link sends in its CONNECT. mosquitto 2.0 takes a
+ * v5 client's Receive Maximum as its in-flight window toward that client,
+ * in place of max_inflight_messages; libmosquitto's default is 20. A link
+ * carries everyone's traffic (the bridge's routed frames, rules' input),
+ * and what passes the window plus max_queued_messages the broker drops
+ * without a word: the largest window the protocol allows (the queue
+ * bounds in mosquitto.conf still apply to every client; bench/NOTES.md,
+ * "Silent losses at saturation"). */
+#define MQTT_RECEIVE_MAX 65535
 
 struct mqtt_cfg {
 	/* default 127.0.0.1; or a list "a:1883,b:1883" (at most MQTT_HOSTS_MAX,
@@ -127,6 +136,12 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
  * NULL) names it in on_subscribed. */
 int mqtt_link_subscribe(struct mqtt_link *l, const char *topic, int qos, int *mid);
 int mqtt_link_unsubscribe(struct mqtt_link *l, const char *topic);
+/* QoS 1 publishes of this link the broker has not acknowledged yet: in
+ * flight, or still in libmosquitto's queue behind the broker's Receive
+ * Maximum (which bounds only what is in flight). Counted from
+ * mqtt_link_publish to PUBACK; back to 0 on a CONNACK without a session
+ * (the library's queue starts anew). Changes nothing. */
+unsigned mqtt_link_unacked(const struct mqtt_link *l);
 
 /* The first user property called name, copied into buf (NUL-terminated,
  * cut to cap - 1). Returns buf, or NULL when absent. */

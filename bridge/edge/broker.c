@@ -45,6 +45,11 @@ bool broker_up(const struct broker *b)
 	return b && b->link && mqtt_link_is_up(b->link);
 }
 
+unsigned broker_unacked(const struct broker *b)
+{
+	return b && b->link ? mqtt_link_unacked(b->link) : 0;
+}
+
 int broker_publish(struct broker *b, const char *topic, const void *payload, size_t len, const struct mqtt_pub *opt)
 {
 	if (mqtt_link_publish(b->link, topic, payload, len, opt) != 0)

@@ -46,6 +46,8 @@ int broker_start(struct broker *b);
  * broker_free. */
 void broker_stop(struct broker *b);
 bool broker_up(const struct broker *b);
+/* Publishes the broker has not acknowledged yet (mqtt_link_unacked). */
+unsigned broker_unacked(const struct broker *b);
 /* Publishes and makes sure the bytes get written. 0 or -1 (down). */
 int broker_publish(struct broker *b, const char *topic, const void *payload, size_t len, const struct mqtt_pub *opt);
 int broker_subscribe(struct broker *b, const char *topic, int *mid);

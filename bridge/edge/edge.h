@@ -46,6 +46,7 @@
 #define EDGE_WS_HANGUP_S 60          /* default --idle-timeout-s: ... and drop the socket after this much */
 #define EDGE_SWEEP_MS 1000           /* one timer for every socket: ready waits, pings, idle drops, token expiry */
 #define EDGE_MAX_SOCKETS_PER_USER 32 /* default --max-sockets-per-user: the next socket is closed 4429 */
+#define EDGE_MAX_UNACKED 2000        /* default --max-unacked: client frames beyond it are refused `unavailable` */
 #define EDGE_SERV_BUF 32768          /* lws per-thread service buffer (one read) */
 #define EDGE_RX_BUF 1024             /* lws receive buffer per WebSocket: larger frames arrive in parts (ws.c joins them); small keeps idle sockets small (bench/NOTES.md) */
 #define EDGE_SHUTDOWN_FLUSH_MS 1000  /* SIGTERM: time given to close frames before exit */
@@ -79,6 +80,7 @@ struct edge_cfg {
 	int rate;
 	int burst;
 	size_t send_queue;
+	int max_unacked;             /* the broker link's unacknowledged publishes before frames are refused */
 	int handshake_timeout_s;     /* TCP open to handshake done; also HTTP bodies */
 	int ping_interval_s;         /* WebSocket ping after this much silence from the client */
 	int idle_timeout_s;          /* drop a socket silent for this long (no frame, no pong) */

@@ -134,6 +134,7 @@ static void settings_init(struct settings *st, struct edge_cfg *cfg)
 		.rate = 50,
 		.burst = 100,
 		.send_queue = 1024 * 1024,
+		.max_unacked = EDGE_MAX_UNACKED,
 		.handshake_timeout_s = EDGE_HANDSHAKE_TIMEOUT_S,
 		.ping_interval_s = EDGE_WS_PING_S,
 		.idle_timeout_s = EDGE_WS_HANGUP_S,
@@ -196,6 +197,9 @@ static void settings_init(struct settings *st, struct edge_cfg *cfg)
 		{"burst", OPTIONS_INT | OPTIONS_LIVE, &cfg->burst, 1, 1000000, "N", "burst allowance (default 100)"},
 		{"send-queue", OPTIONS_SIZE | OPTIONS_LIVE, &cfg->send_queue, 1024, 1L << 30, "BYTES",
 		 "queued for one socket before close 1013 (default 1048576)"},
+		{"max-unacked", OPTIONS_INT | OPTIONS_LIVE, &cfg->max_unacked, 1, 1000000, "N",
+		 "publishes the broker has not acknowledged yet beyond which a client's\n"
+		 "frame is answered `error` `unavailable`, not queued (default 2000)"},
 		{"ping-interval-s", OPTIONS_INT | OPTIONS_LIVE, &cfg->ping_interval_s, 1, 86400, "N",
 		 "WebSocket ping after N s of silence from a client (default 30)"},
 		{"idle-timeout-s", OPTIONS_INT | OPTIONS_LIVE, &cfg->idle_timeout_s, 2, 86400, "N",

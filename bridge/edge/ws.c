@@ -15,7 +15,9 @@
  * user holds at most
  * cfg.max_sockets_per_user sockets (the next is closed 4429). Frames in are
  * size-checked, rate-limited (common/bucket.c), decoded (frames.c) and published
- * for rules, but auth.refresh, which is answered here and never leaves the
+ * for rules (answered `unavailable` instead while the broker link holds
+ * cfg.max_unacked publishes unacknowledged: admission, not an unbounded
+ * queue in libmosquitto), but auth.refresh, which is answered here and never leaves the
  * bridge; frames out go through a bounded queue of shared messages
  * (sendq.c). The sweep closes a socket whose token expired (4401). Every
  * close the bridge starts sends its Close frame and reads until the peer's. */
@@ -676,7 +678,10 @@ static void handle_frame(struct edge *e, struct ws_conn *c, const char *buf, siz
 			.corr_len = (uint16_t)strlen(corr),
 			.user_props = props,
 		};
-		if (broker_publish(e->broker, topic, buf, len, &opt) != 0)
+		if (broker_unacked(e->broker) >= (unsigned)e->cfg.max_unacked)
+			refuse_frame(e, c, FRAMES_UNAVAILABLE, "service busy, frame not sent; try again", f.type_name,
+				     f.call_id);
+		else if (broker_publish(e->broker, topic, buf, len, &opt) != 0)
 			refuse_frame(e, c, FRAMES_UNAVAILABLE, "broker unreachable, frame not sent; try again", f.type_name,
 			       f.call_id);
 	}
