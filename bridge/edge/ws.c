@@ -374,13 +374,36 @@ void ws_hub_start(struct ws_hub *h)
 	lws_sul_schedule(h->e->ctx, 0, &h->sul_sweep, sweep, EDGE_SWEEP_MS * LWS_US_PER_MS);
 }
 
-/* Sends the live frames held while the replay was asked, and holds no more. */
-static void release_held(struct ws_conn *c)
+/* True when the frame m carries a msg_id of one of the replayed frames
+ * (a live copy of a frame the replay already gave the socket). Parses m
+ * only while replayed frames exist: a few frames, once per socket open. */
+static bool replayed(struct outmsg *m, const json_t *frames)
+{
+	if (!json_array_size(frames))
+		return false;
+	json_t *j = json_loadb((const char *)outmsg_data(m), m->len, 0, NULL);
+	const char *id = json_string_value(json_object_get(j, "msg_id"));
+	bool seen = false;
+	size_t i;
+	const json_t *f;
+	json_array_foreach(frames, i, f) {
+		const char *other = json_string_value(json_object_get(f, "msg_id"));
+		if (id && other && !strcmp(id, other))
+			seen = true;
+	}
+	json_decref(j);
+	return seen;
+}
+
+/* Sends the live frames held while the replay was asked, but those the
+ * replay (frames, may be NULL) already gave, and holds no more. */
+static void release_held(struct ws_conn *c, const json_t *frames)
 {
 	struct outmsg *m;
 	c->holding = false;
 	while ((m = sendq_peek(&c->held))) {
-		ws_send(c, m);
+		if (!replayed(m, frames))
+			ws_send(c, m);
 		sendq_pop(&c->held);
 	}
 	sendq_clear(&c->held);
@@ -396,7 +419,7 @@ static void hold(struct ws_conn *c, struct outmsg *m)
 		return;
 	log_warn("socket %s (user %s): over %zu bytes arrived while the replay was asked: sent before it",
 		 c->device_id, c->user_id, cap);
-	release_held(c);
+	release_held(c, NULL);
 	ws_send(c, m);
 }
 
@@ -418,7 +441,7 @@ static void replay_answer(void *arg, int status, json_t *body)
 		log_warn("socket %s (user %s): no replay of ringing calls (rules answered %d)", c->device_id, c->user_id,
 			 status);
 	}
-	release_held(c);
+	release_held(c, status == 200 ? frames : NULL);
 }
 
 /* Asks rules what the new notification socket missed of its user's ringing calls. */

@@ -419,6 +419,13 @@ def _make_stack(request, **kw):
         except RuntimeError:
             if attempt == 2:
                 raise
+    return own_stack(request, st)
+
+
+def own_stack(request, st):
+    """st's logs shown by a failing test, st stopped when request ends (a
+    sanitizer report in its logs fails the run; its state dir is removed
+    unless something failed or RINGMQ_KEEP_LOGS is set). Returns st."""
     _active_stacks.append(st)
 
     def fin():

@@ -171,22 +171,7 @@ class ClusterStack(conftest.StackClient):
 
 
 def _make_cluster(request):
-    st = ClusterStack()
-    conftest._active_stacks.append(st)   # a failing test prints its logs
-
-    def fin():
-        conftest._active_stacks.remove(st)
-        codes = st.stop()
-        reports = st.sanitizer_reports()
-        if reports:
-            request.session._ringmq_failed = True
-            pytest.fail(f"{st.name}: sanitizer reports in the services' logs:\n{reports}", pytrace=False)
-        if getattr(request.session, "_ringmq_failed", False) or os.environ.get("RINGMQ_KEEP_LOGS"):
-            print(f"\n{st.name}: exit codes {codes}; logs kept in {st.dir}")
-        else:
-            shutil.rmtree(st.dir, ignore_errors=True)
-    request.addfinalizer(fin)
-    return st
+    return conftest.own_stack(request, ClusterStack())
 
 
 @pytest.fixture(scope="module")

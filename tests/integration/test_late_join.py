@@ -23,6 +23,7 @@ connection.ack the test has the bridge publish a notification.created for
 the user; a socket's live frames wait behind its replay, so the next frame
 being that notification means no replay frame came.
 """
+import threading
 import time
 
 import pytest
@@ -108,6 +109,31 @@ def test_socket_opened_while_ringing_gets_incoming_offer_candidates(stack):
     caller.send_json({"type": "call.end", "call_id": call_id})
     for ws in (caller, late, early):
         ws.expect("call.end", skip=("call.accepted",))
+
+
+def test_a_call_starting_as_the_socket_opens_rings_it_once(stack):
+    """The live call.incoming can reach a socket while its replay is being
+    asked (the call started as the socket's subscription became active):
+    the bridge holds it, the replay holds the same frame, and the socket
+    gets it once. The initiate is fired from a thread at varying moments
+    around the socket's opening, so some runs land in that window."""
+    copies = []
+    for k in range(60):
+        a, b, cid = pair(stack)
+        fire = threading.Timer(0.001 * (k % 10), lambda: stack.http.initiate(a.token, b.id, cid))
+        fire.start()
+        ws = notify_socket(stack, b, "receiver opening")
+        fire.join()
+        assert stack.http.notify(b.id, {"mark": unique("after")}).status == 202   # after every copy
+        got = []
+        while True:
+            f = ws.recv_json()
+            if f["type"] == "notification.created":
+                break
+            got.append(f)
+        copies.append(sum(1 for f in got if f["type"] == "call.incoming"))
+        ws.close()
+    assert max(copies) == 1, copies
 
 
 @pytest.mark.parametrize("how", ["answered", "cancelled"])
