@@ -10,7 +10,8 @@
  * its topic that arrive meanwhile are held (up to half of cfg.send_queue;
  * beyond, they go out at once and the replay follows them) and sent
  * after it, so a replayed call.incoming precedes every live frame of its
- * call (duplicates of replayed frames carry the same msg_id). No answer
+ * call; a live copy of a replayed frame (same msg_id), held or arriving in
+ * the next WS_REPLAY_DEDUP_MS, is not sent again. No answer
  * within --request-timeout-ms: no replay, the socket stays (logged). A
  * user holds at most
  * cfg.max_sockets_per_user sockets (the next is closed 4429). Frames in are
@@ -44,6 +45,7 @@
 
 static const char *const ws_features[] = {"ice", "call.accepted", "history", "ping", "msg_id", "auth.refresh"};
 #define WS_FEATURE_REPLAY "ringing.replay" /* notification sockets only */
+#define WS_REPLAY_DEDUP_MS 10000 /* after a replay, live copies of its frames are dropped this long */
 #define WS_HOLD_DIVISOR 2 /* frames held behind a replay take at most 1/2 of --send-queue: released at
 			   * once, they and the next frame still fit in the queue */
 
@@ -442,6 +444,12 @@ static void replay_answer(void *arg, int status, json_t *body)
 			 status);
 	}
 	release_held(c, status == 200 ? frames : NULL);
+	/* A live copy may still be on its way (a clustered broker does not
+	 * keep the order of rules' reply and its live frames): dropped too. */
+	if (status == 200 && json_array_size(frames)) {
+		c->replayed = json_incref((json_t *)frames);
+		c->replayed_until = clock_mono_ms() + WS_REPLAY_DEDUP_MS;
+	}
 }
 
 /* Asks rules what the new notification socket missed of its user's ringing calls. */
@@ -497,9 +505,13 @@ static void on_sub_deliver(struct subs_member *m, struct outmsg *msg)
 	struct ws_conn *c = lws_container_of(m, struct ws_conn, member);
 	if (c->state != WS_READY)
 		return;
+	if (c->replayed && clock_mono_ms() >= c->replayed_until) {
+		json_decref(c->replayed);
+		c->replayed = NULL;
+	}
 	if (c->holding)
 		hold(c, msg);
-	else
+	else if (!c->replayed || !replayed(msg, c->replayed))
 		ws_send(c, msg);
 }
 
@@ -827,6 +839,8 @@ static void on_closed(struct edge *e, struct ws_conn *c)
 	}
 	sendq_clear(&c->q);
 	sendq_clear(&c->held);
+	json_decref(c->replayed);
+	c->replayed = NULL;
 	free(c->rx);
 	c->rx = NULL;
 	c->edge = NULL;

@@ -55,6 +55,9 @@ struct ws_conn {
 	char replay_req[ASK_KEY_MAX];   /* pending ringing.replay question (notification sockets) */
 	bool holding;                   /* live frames wait in held until the replay is sent */
 	struct sendq held;              /* ... at most half of cfg.send_queue (WS_HOLD_DIVISOR) */
+	json_t *replayed;               /* the frames the replay sent (a reference), or NULL: live copies
+					 * of them (same msg_id) are dropped until replayed_until */
+	int64_t replayed_until;         /* monotonic ms */
 	/* waiting to be ready (the hub's list, oldest first), and liveness */
 	lws_dll2_t wait_node;
 	int64_t ready_by;               /* monotonic ms: closed 1013 if not ready by then */
