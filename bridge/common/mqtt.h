@@ -24,6 +24,22 @@
 
 #include "mqtt_tls.h"
 
+/* The broker link's options, for a program's table (options.h), the same
+ * in the bridge and rules: --mqtt-host (one host or a list), --mqtt-port
+ * (int), the TLS ones (MQTT_TLS_OPTIONS), --mqtt-username (svc: its
+ * default, a string literal) and --broker-acl. */
+#define MQTT_LINK_OPTIONS(host, port, tls, username, acl, svc)                                                    \
+	{"mqtt-host", OPTIONS_STR, &(host), 0, 0, "H[,H...]",                                                      \
+	 "broker host, or a list host:port,host:port (connects to the\n"                                           \
+	 "first that answers, fails over to the next; default 127.0.0.1)"},                                       \
+	{"mqtt-port", OPTIONS_INT, &(port), 1, 65535, "N", "broker port (default 1883)"},                          \
+	MQTT_TLS_OPTIONS(tls),                                                                                   \
+	{"mqtt-username", OPTIONS_STR, &(username), 0, 0, "NAME",                                                  \
+	 "broker login name with --service-secret-file (default " svc ")"},                                       \
+	{"broker-acl", OPTIONS_STR, &(acl), 0, 0, "plugin|topics",                                                 \
+	 "plugin: mosquitto with ringmq_auth.so (default); topics: a broker\n"                                     \
+	 "with per-user topic rules only (lower-case ids; docs/scaling.md)"}
+
 #define MQTT_RETRY_MIN_MS 100         /* first back-off delay, doubling per failure ... */
 #define MQTT_RETRY_MAX_MS 5000        /* ... up to this */
 #define MQTT_RETRY_JITTER_PCT 25      /* each delay is the step +- this much */

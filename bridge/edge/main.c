@@ -155,16 +155,8 @@ static void settings_init(struct settings *st, struct edge_cfg *cfg)
 		CONFIG_OPTIONS(&st->config, &st->check, "[bridge]"),
 		{"listen", OPTIONS_STR, &cfg->listen, 0, 0, "ADDR", "listen address (default 127.0.0.1)"},
 		{"port", OPTIONS_INT, &cfg->port, 0, 65535, "N", "HTTP/WebSocket port (default 8080)"},
-		{"mqtt-host", OPTIONS_STR, &cfg->mqtt_host, 0, 0, "H[,H...]",
-		 "broker host, or a list host:port,host:port (connects to the\n"
-		 "first that answers, fails over to the next; default 127.0.0.1)"},
-		{"mqtt-port", OPTIONS_INT, &cfg->mqtt_port, 1, 65535, "N", "broker port (default 1883)"},
-		MQTT_TLS_OPTIONS(cfg->mqtt_tls),
-		{"mqtt-username", OPTIONS_STR, &cfg->mqtt_username, 0, 0, "NAME",
-		 "broker login name with --service-secret-file (default svc:bridge)"},
-		{"broker-acl", OPTIONS_STR, &cfg->broker_acl, 0, 0, "plugin|topics",
-		 "plugin: mosquitto with ringmq_auth.so (default); topics: a broker\n"
-		 "with per-user topic rules only (lower-case ids, frames on svc/in/)"},
+		MQTT_LINK_OPTIONS(cfg->mqtt_host, cfg->mqtt_port, cfg->mqtt_tls, cfg->mqtt_username, cfg->broker_acl,
+				  "svc:bridge"),
 		{"jwt-secret-file", OPTIONS_LIST | OPTIONS_LIVE, &st->secrets, 0, 0, "F",
 		 "HS256 key for user tokens, kid = F's name without extension\n"
 		 "(repeatable; none and no --jwt-public-key-file: $RINGMQ_JWT_SECRET)"},

@@ -447,7 +447,8 @@ struct settings {
 	const char *host, *username, *broker_acl, *db, *client_id, *secret_file, *config, *hook_url, *hook_secret_file;
 	size_t hook_max;
 	struct mqtt_tls tls;
-	long port, ring_ms, grace_ms, max_call_ms, phone_lease_s;
+	int port;
+	long ring_ms, grace_ms, max_call_ms, phone_lease_s;
 	int level, format;
 	bool check;
 	struct options_spec spec[RULES_SPEC_MAX];
@@ -467,16 +468,7 @@ static void settings_init(struct settings *st)
 		st->level = log_level_parse(env_level);
 	const struct options_spec spec[] = {
 		CONFIG_OPTIONS(&st->config, &st->check, "[rules]"),
-		{"mqtt-host", OPTIONS_STR, &st->host, 0, 0, "H[,H...]",
-		 "broker host, or a list host:port,host:port (connects to the\n"
-		 "first that answers, fails over to the next; default 127.0.0.1)"},
-		{"mqtt-port", OPTIONS_LONG, &st->port, 1, 65535, "N", "broker port (default 1883)"},
-		MQTT_TLS_OPTIONS(st->tls),
-		{"mqtt-username", OPTIONS_STR, &st->username, 0, 0, "NAME",
-		 "broker login name with --service-secret-file (default svc:rules)"},
-		{"broker-acl", OPTIONS_STR, &st->broker_acl, 0, 0, "plugin|topics",
-		 "plugin: mosquitto with ringmq_auth.so (default); topics: a broker\n"
-		 "with per-user topic rules only (docs/scaling.md)"},
+		MQTT_LINK_OPTIONS(st->host, st->port, st->tls, st->username, st->broker_acl, "svc:rules"),
 		{"phone-lease-s", OPTIONS_LONG, &st->phone_lease_s, 1, 3600, "N",
 		 "with --broker-acl topics: a phone counts as online for N s after\n"
 		 "each frame on its outbox (default 60)"},
