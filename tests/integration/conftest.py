@@ -120,6 +120,20 @@ class Proc:
         return "\n".join(lines[-n:])
 
 
+def make_secrets(st):
+    """Fresh jwt_secret, api_key and service_secret for st (its attributes of
+    those names), each also in a file of st.dir (mode 600), as scripts/run
+    makes them."""
+    st.jwt_secret = secrets.token_hex(32)
+    st.api_key = secrets.token_hex(24)
+    st.service_secret = secrets.token_hex(24)
+    for fname in ("jwt_secret", "api_key", "service_secret"):
+        path = os.path.join(st.dir, fname)
+        with open(path, "w") as f:
+            f.write(getattr(st, fname) + "\n")
+        os.chmod(path, 0o600)
+
+
 class StackClient:
     """What tests ask of a stack: tokens, conversations, sockets and rows of
     rules' store. The class using it has jwt_secret, http, db, _sockets,
@@ -197,15 +211,7 @@ class Stack(StackClient):
         self.dir = tempfile.mkdtemp(prefix="ringmq-it-")
         os.chmod(self.dir, 0o755)   # mosquitto drops root to its own user: it must reach its dir
         self.procs = []
-        self.jwt_secret = secrets.token_hex(32)
-        self.api_key = secrets.token_hex(24)
-        self.service_secret = secrets.token_hex(24)
-        for fname, value in (("jwt_secret", self.jwt_secret), ("api_key", self.api_key),
-                             ("service_secret", self.service_secret)):
-            path = os.path.join(self.dir, fname)
-            with open(path, "w") as f:
-                f.write(value + "\n")
-            os.chmod(path, 0o600)
+        make_secrets(self)
         self._share_secrets_with_broker()
         self.mqtt_port = free_port()
         self.http_port = free_port()

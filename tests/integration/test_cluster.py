@@ -60,15 +60,7 @@ class ClusterStack(conftest.StackClient):
         os.chmod(self.dir, 0o755)
         self.procs = []
         self._sockets = []
-        self.jwt_secret = secrets.token_hex(32)
-        self.api_key = secrets.token_hex(24)
-        self.service_secret = secrets.token_hex(24)
-        for fname, value in (("jwt_secret", self.jwt_secret), ("api_key", self.api_key),
-                             ("service_secret", self.service_secret)):
-            path = os.path.join(self.dir, fname)
-            with open(path, "w") as f:
-                f.write(value + "\n")
-            os.chmod(path, 0o600)
+        conftest.make_secrets(self)
         self.node_ports = [free_port(), free_port()]
         self.mqtt_port = self.node_ports[1]          # phones: node 2
         self.db = os.path.join(self.dir, "ringmq.db")
